@@ -1,0 +1,244 @@
+// Package data stores file contents as blocks. A block is a fixed-size slice
+// of a file (the block size is a property of the file system); it is sealed
+// with AES-256-GCM when the file system is encrypted, and stored either inline
+// in its metadata record (small blocks: one synced metadata commit makes a
+// small file durable) or as an object in the blob store. Metadata records
+// point at blobs, never the reverse, so a block is replaced by writing a new
+// object and switching the record in one metadata transaction: readers see the
+// old block or the new one, never a torn mix.
+//
+// The additional authenticated data of a sealed block binds the file system,
+// the inode, the block index and the data-key ID (in the envelope header), so
+// a block moved to another file, index or file system fails to open. The
+// record also keeps the envelope's random salt (or, unencrypted, a CRC-32C),
+// so a blob swapped for an older version of the same block is detected.
+//
+// data imports blob and kms; it must not import fs or any engine.
+package data
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/shelf-efs/shelf/internal/blob"
+	"github.com/shelf-efs/shelf/internal/kms"
+)
+
+// DefaultBlockSize is the block size of new file systems.
+const DefaultBlockSize = 256 << 10
+
+// DefaultInlineMax is the largest block stored inside its metadata record.
+const DefaultInlineMax = 16 << 10
+
+// ErrCorrupt is returned (wrapped) when a block fails authentication or its
+// checksum, or its record is malformed. Callers map it to an I/O error.
+var ErrCorrupt = errors.New("data: corrupt block")
+
+// Options tune a Store.
+type Options struct {
+	// InlineMax is the largest block (in stored bytes) kept in metadata.
+	// Zero means DefaultInlineMax; negative disables inlining.
+	InlineMax int
+}
+
+// Store reads and writes blocks. It is safe for concurrent use.
+type Store struct {
+	blobs     blob.Store
+	inlineMax int
+}
+
+// New returns a Store over blobs.
+func New(blobs blob.Store, opts Options) *Store {
+	if opts.InlineMax == 0 {
+		opts.InlineMax = DefaultInlineMax
+	}
+	return &Store{blobs: blobs, inlineMax: opts.InlineMax}
+}
+
+// Blobs returns the underlying blob store (for fsck and garbage collection).
+func (s *Store) Blobs() blob.Store { return s.blobs }
+
+// Addr names a block: file system (volume), inode and block index.
+type Addr struct {
+	Vol, Ino, Index uint64
+}
+
+func (a Addr) aad() []byte {
+	b := make([]byte, 0, 16+24)
+	b = append(b, "shelf block v1\x00\x00"...)
+	b = binary.BigEndian.AppendUint64(b, a.Vol)
+	b = binary.BigEndian.AppendUint64(b, a.Ino)
+	return binary.BigEndian.AppendUint64(b, a.Index)
+}
+
+// BlobPrefix is the prefix of every blob of a volume.
+func BlobPrefix(vol uint64) string { return fmt.Sprintf("v%016x/", vol) }
+
+func newBlobKey(a Addr) (string, error) {
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", fmt.Errorf("data: random: %w", err)
+	}
+	return fmt.Sprintf("v%016x/%016x/%016x-%s", a.Vol, a.Ino, a.Index, hex.EncodeToString(r[:])), nil
+}
+
+// Record is a decoded block record.
+type Record struct {
+	// Length is the plaintext length of the block.
+	Length uint32
+	// Sealed says the stored bytes are an envelope.
+	Sealed bool
+	// Check is the envelope salt (sealed) or CRC-32C of the plaintext.
+	Check [16]byte
+	// Inline holds the stored bytes of an inline block.
+	Inline []byte
+	// BlobKey names the object of a non-inline block.
+	BlobKey string
+}
+
+const (
+	recordVersion byte = 1
+	flagSealed    byte = 1 << 0
+	flagInline    byte = 1 << 1
+	maxRecordTail      = 1 << 20
+)
+
+// Encode returns the record's stored form:
+//
+//	version(1) | flags(1) | length(4) | check(16) | inline bytes or blob key
+func (r *Record) Encode() []byte {
+	flags := byte(0)
+	tail := []byte(r.BlobKey)
+	if r.Sealed {
+		flags |= flagSealed
+	}
+	if r.BlobKey == "" {
+		flags |= flagInline
+		tail = r.Inline
+	}
+	out := make([]byte, 0, 22+len(tail))
+	out = append(out, recordVersion, flags)
+	out = binary.BigEndian.AppendUint32(out, r.Length)
+	out = append(out, r.Check[:]...)
+	return append(out, tail...)
+}
+
+// DecodeRecord parses a stored block record. It never panics.
+func DecodeRecord(b []byte) (Record, error) {
+	if len(b) < 22 || b[0] != recordVersion || b[1]&^(flagSealed|flagInline) != 0 || len(b)-22 > maxRecordTail {
+		return Record{}, fmt.Errorf("%w: malformed block record", ErrCorrupt)
+	}
+	r := Record{Length: binary.BigEndian.Uint32(b[2:6]), Sealed: b[1]&flagSealed != 0}
+	copy(r.Check[:], b[6:22])
+	tail := b[22:]
+	if b[1]&flagInline != 0 {
+		r.Inline = append([]byte{}, tail...)
+	} else {
+		if !blob.ValidKey(string(tail)) {
+			return Record{}, fmt.Errorf("%w: bad blob key in block record", ErrCorrupt)
+		}
+		r.BlobKey = string(tail)
+	}
+	return r, nil
+}
+
+func crcCheck(p []byte) (c [16]byte) {
+	binary.BigEndian.PutUint32(c[:], crc32.Checksum(p, castagnoli))
+	return c
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Save stores plaintext as block a and returns its record. key is nil for
+// unencrypted file systems. When Save returns, a non-inline block's object is
+// durable; the caller makes the record durable in its metadata transaction
+// (if that never commits, the object is garbage that fsck reclaims).
+func (s *Store) Save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte) (Record, error) {
+	r := Record{Length: uint32(len(plaintext))}
+	stored := plaintext
+	if key != nil {
+		sealed, err := key.Seal(nil, a.aad(), plaintext)
+		if err != nil {
+			return Record{}, fmt.Errorf("data: seal block %d of inode %d: %w", a.Index, a.Ino, err)
+		}
+		r.Sealed = true
+		copy(r.Check[:], sealed[5:21])
+		stored = sealed
+	} else {
+		r.Check = crcCheck(plaintext)
+	}
+	if len(stored) <= s.inlineMax {
+		r.Inline = append([]byte{}, stored...)
+		return r, nil
+	}
+	bk, err := newBlobKey(a)
+	if err != nil {
+		return Record{}, err
+	}
+	if err := s.blobs.Put(ctx, bk, stored); err != nil {
+		return Record{}, fmt.Errorf("data: store block %d of inode %d: %w", a.Index, a.Ino, err)
+	}
+	r.BlobKey = bk
+	return r, nil
+}
+
+// Load returns the plaintext of the block described by r. A block that fails
+// its check yields an error wrapping ErrCorrupt; a missing object yields an
+// error wrapping blob.ErrNotFound (callers may retry with a fresh record: the
+// block may have been replaced concurrently).
+func (s *Store) Load(ctx context.Context, key *kms.DataKey, a Addr, r *Record) ([]byte, error) {
+	stored := r.Inline
+	if r.BlobKey != "" {
+		var err error
+		stored, err = s.blobs.Get(ctx, r.BlobKey, 0, -1)
+		if err != nil {
+			if errors.Is(err, blob.ErrCorrupt) {
+				return nil, fmt.Errorf("%w: block %d of inode %d: %v", ErrCorrupt, a.Index, a.Ino, err)
+			}
+			return nil, fmt.Errorf("data: load block %d of inode %d: %w", a.Index, a.Ino, err)
+		}
+	}
+	var plain []byte
+	switch {
+	case r.Sealed && key == nil:
+		return nil, fmt.Errorf("%w: block %d of inode %d is sealed but the file system has no key", ErrCorrupt, a.Index, a.Ino)
+	case r.Sealed:
+		if len(stored) < kms.EnvelopeOverhead || !bytes.Equal(stored[5:21], r.Check[:]) {
+			return nil, fmt.Errorf("%w: block %d of inode %d is not the version its record names", ErrCorrupt, a.Index, a.Ino)
+		}
+		var err error
+		if plain, err = key.Open(nil, a.aad(), stored); err != nil {
+			return nil, fmt.Errorf("%w: block %d of inode %d: %v", ErrCorrupt, a.Index, a.Ino, err)
+		}
+	default:
+		if crcCheck(stored) != r.Check {
+			return nil, fmt.Errorf("%w: block %d of inode %d fails its checksum", ErrCorrupt, a.Index, a.Ino)
+		}
+		plain = stored
+		if r.BlobKey == "" {
+			plain = append([]byte{}, stored...)
+		}
+	}
+	if len(plain) != int(r.Length) {
+		return nil, fmt.Errorf("%w: block %d of inode %d has %d bytes, record says %d", ErrCorrupt, a.Index, a.Ino, len(plain), r.Length)
+	}
+	return plain, nil
+}
+
+// Delete removes a block's object (inline blocks have none). Deleting twice
+// is harmless.
+func (s *Store) Delete(ctx context.Context, blobKey string) error {
+	if blobKey == "" {
+		return nil
+	}
+	if err := s.blobs.Delete(ctx, blobKey); err != nil {
+		return fmt.Errorf("data: delete block object: %w", err)
+	}
+	return nil
+}
