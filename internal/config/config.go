@@ -1,0 +1,350 @@
+// Package config is the configuration of shelfd: plain structs, Default(),
+// strict decoding of one YAML file and Validate(). It owns the file format
+// and its documentation (README.md, "Configuration"), nothing else.
+//
+// Precedence, lowest first: Default(), the YAML file (Load), the environment
+// (ApplyEnv: only variables that name secret files, SHELF_*_FILE), and the
+// command-line overrides that cmd/shelfd applies. Validate runs last.
+//
+// The package reads no environment and no file on its own initiative: main
+// calls Load and ApplyEnv and hands the typed sub-structs to constructors.
+// config imports nothing of shelf, so that every package may import it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults. They are documented in README.md; keep the two in step.
+const (
+	DefaultDataDir        = "./shelf-data"
+	DefaultRegion         = "us-east-1"
+	DefaultLogLevel       = "info"
+	DefaultLogFormat      = "text"
+	DefaultHealthListen   = "127.0.0.1:8050"
+	DefaultAPIListen      = "127.0.0.1:8049"
+	DefaultNFSPort        = 2049
+	DefaultMetaCacheBytes = ByteSize(64 << 20)
+	DefaultMinFreeBytes   = ByteSize(256 << 20)
+
+	// RootKeyFileName is the root key's file name inside the data
+	// directory, used when RootKeyFile is empty.
+	RootKeyFileName = "root.key"
+)
+
+// EnvRootKeyFile names the environment variable that overrides RootKeyFile.
+const EnvRootKeyFile = "SHELF_ROOT_KEY_FILE"
+
+// maxFileBytes bounds the configuration file.
+const maxFileBytes = 1 << 20
+
+// Config is the whole configuration of shelfd. The YAML keys are the
+// snake_case names in the field tags.
+type Config struct {
+	// DataDir holds everything shelfd stores (see README.md, "Data
+	// directory"). Created with mode 0700 if missing.
+	DataDir string `yaml:"data_dir"`
+	// Account is the 12-digit AWS account ID that owns every resource of
+	// this shelfd (it appears in ARNs and binds the KMS keys). Empty means:
+	// use the account recorded in the store, or, for a new store, generate
+	// a random one and record it. A store keeps its account forever; a
+	// configured account that differs from the recorded one is an error.
+	Account string `yaml:"account"`
+	// Region appears in ARNs.
+	Region string `yaml:"region"`
+	// RootKeyFile is the file holding the root key that seals every other
+	// key. Empty means <DataDir>/root.key. Losing it loses all data.
+	RootKeyFile string `yaml:"root_key_file"`
+
+	Log     Log     `yaml:"log"`
+	Health  Health  `yaml:"health"`
+	API     API     `yaml:"api"`
+	NFS     NFS     `yaml:"nfs"`
+	Storage Storage `yaml:"storage"`
+}
+
+// Log configures the process log (log/slog).
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text (logfmt-like key=value) or json.
+	Format string `yaml:"format"`
+}
+
+// Health configures the health endpoint (GET /healthz, GET /readyz).
+type Health struct {
+	// Listen is host:port. Empty disables the endpoint.
+	Listen string `yaml:"listen"`
+}
+
+// API configures the EFS control-plane API (HTTP). Not served yet.
+type API struct {
+	// Listen is host:port.
+	Listen string `yaml:"listen"`
+}
+
+// NFS configures the NFS mount-target listeners. Not served yet.
+type NFS struct {
+	// Port is the TCP port every mount target listens on.
+	Port int `yaml:"port"`
+}
+
+// Storage tunes the embedded storage engines.
+type Storage struct {
+	// MetaCacheBytes is the metadata engine's block cache.
+	MetaCacheBytes ByteSize `yaml:"meta_cache_bytes"`
+	// MinFreeBytes is the free-space reserve of the file system holding
+	// DataDir: while less than this is free, operations that consume space
+	// fail with "no space left on device" (NFS4ERR_NOSPC), so that deletes
+	// and metadata updates still work. 0 disables the check.
+	MinFreeBytes ByteSize `yaml:"min_free_bytes"`
+}
+
+// Default returns the embedded default configuration: everything under
+// ./shelf-data, endpoints on loopback.
+func Default() Config {
+	return Config{
+		DataDir: DefaultDataDir,
+		Region:  DefaultRegion,
+		Log:     Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Health:  Health{Listen: DefaultHealthListen},
+		API:     API{Listen: DefaultAPIListen},
+		NFS:     NFS{Port: DefaultNFSPort},
+		Storage: Storage{MetaCacheBytes: DefaultMetaCacheBytes, MinFreeBytes: DefaultMinFreeBytes},
+	}
+}
+
+// Load reads the YAML file at path over Default() with Decode. It does not
+// call Validate.
+func Load(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := decode(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Decode reads one YAML document from r over Default(). Decoding is strict:
+// unknown keys, duplicate keys, values of the wrong type and a second
+// document are errors. An empty document yields Default(). Keys that are
+// absent keep their default. Decode does not call Validate.
+func Decode(r io.Reader) (Config, error) {
+	cfg, err := decode(r)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+func decode(r io.Reader) (Config, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxFileBytes+1))
+	if err != nil {
+		return Config{}, err
+	}
+	if len(b) > maxFileBytes {
+		return Config{}, fmt.Errorf("file is larger than %d bytes", maxFileBytes)
+	}
+	cfg := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Default(), nil
+		}
+		return Config{}, err
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+		return cfg, nil
+	case err != nil:
+		return Config{}, err
+	default:
+		return Config{}, errors.New("more than one YAML document")
+	}
+}
+
+// ApplyEnv applies the environment variables shelfd honours, read through
+// lookup (os.LookupEnv in main). They only name secret files:
+//
+//	SHELF_ROOT_KEY_FILE   overrides RootKeyFile
+//
+// An empty value is ignored.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
+	if v, ok := lookup(EnvRootKeyFile); ok && v != "" {
+		c.RootKeyFile = v
+	}
+}
+
+// RootKeyPath is the root key file: RootKeyFile, or root.key inside DataDir.
+func (c *Config) RootKeyPath() string {
+	if c.RootKeyFile != "" {
+		return c.RootKeyFile
+	}
+	return filepath.Join(c.DataDir, RootKeyFileName)
+}
+
+// Validate reports every problem of the configuration, joined with
+// errors.Join (one line per problem), or nil.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: "+format, args...))
+	}
+	if c.DataDir == "" {
+		bad("data_dir must not be empty")
+	}
+	if c.Account != "" && !validAccount(c.Account) {
+		bad("account %q is not a 12-digit account ID (leave it empty to use the one recorded in the data directory)", c.Account)
+	}
+	if !validRegion(c.Region) {
+		bad("region %q is not a region name such as %s", c.Region, DefaultRegion)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format %q must be text or json", c.Log.Format)
+	}
+	if c.Health.Listen != "" {
+		if err := validListen(c.Health.Listen); err != nil {
+			bad("health.listen: %v", err)
+		}
+	}
+	if err := validListen(c.API.Listen); err != nil {
+		bad("api.listen: %v", err)
+	}
+	if c.NFS.Port < 1 || c.NFS.Port > 65535 {
+		bad("nfs.port %d must be between 1 and 65535", c.NFS.Port)
+	}
+	if c.Storage.MetaCacheBytes < 1<<20 {
+		bad("storage.meta_cache_bytes %d must be at least 1MiB", c.Storage.MetaCacheBytes)
+	}
+	if c.Storage.MinFreeBytes < 0 {
+		bad("storage.min_free_bytes %d must not be negative", c.Storage.MinFreeBytes)
+	}
+	return errors.Join(errs...)
+}
+
+func validAccount(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validRegion accepts names like us-east-1, eu-central-2, us-gov-west-1:
+// lower-case letters, digits and single inner hyphens, at most 32 bytes (the
+// rule internal/kms applies too).
+func validRegion(s string) bool {
+	if len(s) == 0 || len(s) > 32 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && s[i-1] != '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validListen accepts host:port with a numeric port (0 picks a free port).
+func validListen(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has no valid port number", s)
+	}
+	return nil
+}
+
+// ByteSize is a number of bytes. In YAML it is an integer, or a string of
+// an integer followed by a unit: B, KiB, MiB, GiB, TiB (powers of 1024) or
+// KB, MB, GB, TB (powers of 1000), e.g. "256MiB".
+type ByteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	factor int64
+}{
+	// Longest suffixes first, so "MiB" is not read as "B".
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"B", 1},
+}
+
+// ParseByteSize parses the YAML string form of a ByteSize.
+func ParseByteSize(s string) (ByteSize, error) {
+	num, factor := strings.TrimSpace(s), int64(1)
+	for _, u := range byteUnits {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, factor = strings.TrimSpace(n), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size such as 268435456 or \"256MiB\"", s)
+	}
+	if n > (1<<63-1)/factor {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return ByteSize(n * factor), nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: a size must be a number or a string such as \"256MiB\"", n.Line)
+	}
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// String renders the size with the largest binary unit that divides it.
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		factor int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if b != 0 && int64(b)%u.factor == 0 {
+			return strconv.FormatInt(int64(b)/u.factor, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10) + "B"
+}
