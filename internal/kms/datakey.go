@@ -25,11 +25,11 @@ var ErrCorrupt = errors.New("kms: sealed data failed authentication")
 // header (version and key ID) is authenticated together with the caller's
 // additional data.
 const (
-	envelopeVersion  byte = 1
-	saltBytes             = 16
-	nonceBytes            = 12
-	tagBytes              = 16
-	headerBytes           = 1 + 4 + saltBytes + nonceBytes
+	envelopeVersion byte = 1
+	saltBytes            = 16
+	nonceBytes           = 12
+	tagBytes             = 16
+	headerBytes          = 1 + 4 + saltBytes + nonceBytes
 	// EnvelopeOverhead is the number of bytes Seal adds to a plaintext.
 	EnvelopeOverhead = headerBytes + tagBytes
 )
