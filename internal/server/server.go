@@ -89,11 +89,28 @@ type Server struct {
 }
 
 // New opens everything cfg describes and returns a Server that is ready to
-// Run. cfg is validated first; every problem is reported. On error, whatever
-// New had opened is closed again.
+// Run. A missing data directory is created, and a new store in it gets a new
+// root key. cfg is validated first; every problem is reported. On error,
+// whatever New had opened is closed again.
 //
 // New logs lifecycle events to log (nil discards them).
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	return open(ctx, cfg, log, false)
+}
+
+// OpenOffline opens the existing store of cfg.DataDir for offline tools
+// (shelf fsck) while shelfd is stopped: the stores, the KMS and the
+// file-system service, without its background garbage collector, without
+// the free-space reserve, and without any component (the health endpoint
+// and front ends are not bound; Run just waits for its context). It never
+// creates anything: a data directory that does not exist or holds no store
+// is an error. The root key and account checks are those of New.
+func OpenOffline(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	cfg.Health.Listen = ""
+	return open(ctx, cfg, log, true)
+}
+
+func open(ctx context.Context, cfg config.Config, log *slog.Logger, offline bool) (_ *Server, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -107,7 +124,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		}
 	}()
 
-	dir, fresh, err := prepareDataDir(cfg.DataDir, log)
+	var dir string
+	var fresh bool
+	if offline {
+		dir, err = existingStore(cfg.DataDir)
+	} else {
+		dir, fresh, err = prepareDataDir(cfg.DataDir, log)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +182,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		return nil, fmt.Errorf("server: open kms: %w", err)
 	}
 	s.kms = k
-	if recorded == "" {
+	if recorded == "" && !offline {
 		if err := recordAccount(ctx, m, account); err != nil {
 			return nil, err
 		}
@@ -175,12 +198,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	s.closers = append(s.closers, b.Close)
 
 	s.data = data.New(b, data.Options{})
-	s.space = newSpaceCheck(dir, int64(cfg.Storage.MinFreeBytes), clock.System, statfsFree, log)
-	s.fs = fs.New(m, s.data, k, fs.Options{
-		Clock:      clock.System,
-		Logger:     log.With("component", "fs"),
-		SpaceCheck: s.space.Check,
-	})
+	fsOpts := fs.Options{Clock: clock.System, Logger: log.With("component", "fs")}
+	if offline {
+		fsOpts.NoBackground = true
+	} else {
+		s.space = newSpaceCheck(dir, int64(cfg.Storage.MinFreeBytes), clock.System, statfsFree, log)
+		fsOpts.SpaceCheck = s.space.Check
+	}
+	s.fs = fs.New(m, s.data, k, fsOpts)
 	s.closers = append(s.closers, s.fs.Close)
 
 	if cfg.Health.Listen != "" {
@@ -337,6 +362,30 @@ func prepareDataDir(dir string, log *slog.Logger) (abs string, fresh bool, err e
 		}
 	}
 	return abs, true, nil
+}
+
+// existingStore returns the absolute path of dir if it holds a store, and an
+// error otherwise. It changes nothing.
+func existingStore(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("server: data directory: %w", err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("server: data directory: %w", err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("server: data directory %s is not a directory", abs)
+	}
+	nonEmpty, err := dirHasEntries(filepath.Join(abs, metaDirName))
+	if err != nil {
+		return "", fmt.Errorf("server: data directory: %w", err)
+	}
+	if !nonEmpty {
+		return "", fmt.Errorf("server: %s holds no store (its %s directory is missing or empty)", abs, metaDirName)
+	}
+	return abs, nil
 }
 
 // dirHasEntries reports whether dir exists and is not empty.

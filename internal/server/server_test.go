@@ -343,3 +343,41 @@ func TestRunStopsWhenAComponentFails(t *testing.T) {
 	require.NoError(t, s.Close())
 	require.True(t, f.closed)
 }
+
+func TestOpenOffline(t *testing.T) {
+	cfg := testConfig(t)
+	ctx := context.Background()
+
+	// Nothing is created for a missing or empty data directory.
+	_, err := OpenOffline(ctx, cfg, nil)
+	require.ErrorContains(t, err, "data directory")
+	require.NoDirExists(t, cfg.DataDir)
+	require.NoError(t, os.Mkdir(cfg.DataDir, 0o700))
+	_, err = OpenOffline(ctx, cfg, nil)
+	require.ErrorContains(t, err, "holds no store")
+	entries, err := os.ReadDir(cfg.DataDir)
+	require.NoError(t, err)
+	require.Empty(t, entries)
+
+	s := newServer(t, cfg)
+	account := s.Account()
+	populate(t, s)
+	require.NoError(t, s.Close())
+
+	off, err := OpenOffline(ctx, cfg, nil)
+	require.NoError(t, err)
+	require.Nil(t, off.HealthAddr(), "offline opens no listener")
+	require.Equal(t, account, off.Account())
+	requirePopulated(t, off)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	require.NoError(t, off.Run(cctx))
+	require.NoError(t, off.Close())
+
+	keyPath := filepath.Join(cfg.DataDir, "root.key")
+	require.NoError(t, os.Rename(keyPath, keyPath+".bak"))
+	before := treeState(t, cfg.DataDir)
+	_, err = OpenOffline(ctx, cfg, nil)
+	require.ErrorIs(t, err, ErrNoRootKey)
+	require.Equal(t, before, treeState(t, cfg.DataDir))
+}
