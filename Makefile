@@ -1,0 +1,46 @@
+# shelf: build, test and lint. .ci/run uses these targets; see README.md.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+# TAGS adds build tags to test and vet, e.g. TAGS=shelf_invariants (CI).
+TAGS     ?=
+TAGFLAGS := $(if $(TAGS),-tags $(TAGS))
+# FUZZTIME is how long fuzz-smoke runs each fuzz target.
+FUZZTIME ?= 10s
+
+.PHONY: all build test race lint fuzz-smoke e2e clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/shelfd ./cmd/shelfd
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/shelf ./cmd/shelf
+
+# The test command of README.md.
+test:
+	$(GO) vet $(TAGFLAGS) ./...
+	$(GO) test $(TAGFLAGS) -race -count=1 -shuffle=on ./...
+
+# The race tests again on one processor: other interleavings.
+race:
+	GOMAXPROCS=1 $(GO) test $(TAGFLAGS) -race -count=1 -shuffle=on ./...
+
+lint:
+	@files="$$(gofmt -l .)"; \
+	if [ -n "$$files" ]; then echo "gofmt: these files need formatting (gofmt -w):"; echo "$$files"; exit 1; fi
+	$(GO) vet $(TAGFLAGS) ./...
+	@if ! $(GO) mod tidy -diff; then echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; fi
+
+fuzz-smoke:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz-smoke
+
+e2e:
+	@if [ -d test/e2e ]; then \
+		$(GO) test $(TAGFLAGS) -count=1 -v ./test/e2e/...; \
+	else \
+		echo "e2e: no end-to-end tests yet (test/e2e does not exist)"; \
+	fi
+
+clean:
+	rm -rf bin
