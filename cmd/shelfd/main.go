@@ -8,7 +8,8 @@
 //
 // Without --config it runs on the embedded defaults (data in ./shelf-data);
 // see README.md, "Configuration". SHELF_ROOT_KEY_FILE names the root key
-// file. SIGTERM or SIGINT shut it down gracefully.
+// file. SIGTERM or SIGINT shut it down gracefully; a second one ends it at
+// once.
 //
 // Exit status: 0 after a clean shutdown, 2 for a usage or configuration
 // error, 1 for any other failure (a missing or wrong root key, a store that
@@ -47,6 +48,9 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// After the first signal, restore the default handling: a second
+	// SIGTERM or SIGINT ends a shutdown that takes too long.
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
