@@ -11,7 +11,9 @@ package meta
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 )
 
 // ErrNotFound is returned by Get when the key does not exist.
@@ -24,6 +26,15 @@ var ErrConflict = errors.New("meta: transaction conflict")
 
 // ErrClosed is returned by every method once Close has been called.
 var ErrClosed = errors.New("meta: store closed")
+
+// ErrNoSpace is returned (wrapped) by Update when the engine refuses writes
+// because its storage is full. Nothing was written; reads still work, and
+// writes are accepted again once space has been freed.
+var ErrNoSpace = errors.New("meta: no space left for metadata")
+
+// ErrUnsupportedFormat is returned (wrapped) by CheckFormat, and so by an
+// engine's Open, for a store whose schema version this build cannot use.
+var ErrUnsupportedFormat = errors.New("meta: unsupported store format")
 
 // Reader reads a consistent snapshot. A Reader is valid only inside the
 // function it was handed to and must not be used from other goroutines.
@@ -88,4 +99,39 @@ func PrefixEnd(prefix []byte) []byte {
 // ScanPrefix is Scan over every key that starts with prefix.
 func ScanPrefix(r Reader, prefix []byte, fn func(key, value []byte) (bool, error)) error {
 	return r.Scan(prefix, PrefixEnd(prefix), fn)
+}
+
+// CheckFormat is run by every engine in an Update when it opens a store. In an
+// empty store it records FormatVersion under KeyFormat (a uint32, big-endian).
+// In an existing store it returns an error wrapping ErrUnsupportedFormat if
+// the recorded version is newer than FormatVersion, or if the version is
+// missing while other keys exist (not a shelf store, or a damaged one). Older
+// versions would be upgraded here; there are none yet.
+func CheckFormat(t Txn) error {
+	v, err := t.Get(KeyFormat)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		empty := true
+		if err := t.Scan(nil, nil, func(_, _ []byte) (bool, error) {
+			empty = false
+			return false, nil
+		}); err != nil {
+			return err
+		}
+		if !empty {
+			return fmt.Errorf("%w: keys present but no format version", ErrUnsupportedFormat)
+		}
+		return t.Set(KeyFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))
+	case err != nil:
+		return err
+	case len(v) != 4:
+		return fmt.Errorf("%w: format version record of %d bytes", ErrUnsupportedFormat, len(v))
+	}
+	switch version := binary.BigEndian.Uint32(v); {
+	case version == 0:
+		return fmt.Errorf("%w: format version 0", ErrUnsupportedFormat)
+	case version > FormatVersion:
+		return fmt.Errorf("%w: format version %d is newer than this build's %d", ErrUnsupportedFormat, version, FormatVersion)
+	}
+	return nil
 }
