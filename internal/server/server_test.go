@@ -381,3 +381,23 @@ func TestOpenOffline(t *testing.T) {
 	require.ErrorIs(t, err, ErrNoRootKey)
 	require.Equal(t, before, treeState(t, cfg.DataDir))
 }
+
+func TestReserveRefusesGrowth(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	s := newServer(t, cfg)
+	f, err := s.FS().CreateFileSystem(ctx, "fs-0123456789abcdef0", shelffs.CreateOptions{})
+	require.NoError(t, err)
+	_, _, err = f.Create(ctx, &shelffs.Root, shelffs.RootIno, "before", 0o644, shelffs.Guarded, [8]byte{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	// A reserve larger than any disk: growth fails with NoSpace, removal works.
+	cfg.Storage.MinFreeBytes = 1 << 62
+	s = newServer(t, cfg)
+	f, err = s.FS().FileSystem(ctx, "fs-0123456789abcdef0")
+	require.NoError(t, err)
+	_, _, err = f.Create(ctx, &shelffs.Root, shelffs.RootIno, "after", 0o644, shelffs.Guarded, [8]byte{})
+	require.True(t, shelffs.IsCode(err, shelffs.NoSpace), "got %v", err)
+	require.NoError(t, f.Unlink(ctx, &shelffs.Root, shelffs.RootIno, "before"))
+}
