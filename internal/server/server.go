@@ -216,7 +216,9 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, offline bool
 		s.health = h
 		s.components = append(s.components, h)
 	}
-	s.addFrontEnds()
+	if !offline {
+		s.addFrontEnds()
+	}
 
 	log.Info("storage opened", "data_dir", dir, "account", account, "region", cfg.Region, "new_store", fresh)
 	return s, nil
