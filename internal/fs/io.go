@@ -1,0 +1,568 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/shelf-efs/shelf/internal/blob"
+	"github.com/shelf-efs/shelf/internal/data"
+	"github.com/shelf-efs/shelf/internal/kms"
+	"github.com/shelf-efs/shelf/internal/meta"
+)
+
+func decodeBlock(v []byte) (data.Record, error) { return data.DecodeRecord(v) }
+
+func randomUint64() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("fs: crypto/rand failed: %v", err)) // never happens on Linux
+	}
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// errRetry makes a data operation start over: a block changed between the
+// snapshot it read and its commit.
+var errRetry = errors.New("fs: block changed concurrently")
+
+const maxDataAttempts = 8
+
+// mayData checks read or write permission for READ and WRITE. As in knfsd,
+// the owner may always read and write a file it has opened (permission was
+// checked at open), and read is allowed where execute is.
+func mayData(c *Caller, n *inode, want uint32) error {
+	if n.Type == TypeDirectory {
+		return errorf("", n.Ino, IsDir, nil)
+	}
+	if n.Type != TypeRegular {
+		return errorf("", n.Ino, Invalid, errors.New("not a regular file"))
+	}
+	if c.UID == n.UID {
+		return nil
+	}
+	if want == MayRead && c.allowed(n, MayRead|MayExec) != 0 {
+		return nil
+	}
+	return c.check("", n, want)
+}
+
+// blockRange is the part [lo, hi) of block index that an I/O covers.
+type blockRange struct {
+	index  uint64
+	lo, hi uint64
+}
+
+func (f *FileSystem) blocks(off, length uint64) []blockRange {
+	bs := uint64(f.rec.BlockSize)
+	var out []blockRange
+	for pos, end := off, off+length; pos < end; {
+		idx := pos / bs
+		lo := pos - idx*bs
+		hi := min(bs, end-idx*bs)
+		out = append(out, blockRange{index: idx, lo: lo, hi: hi})
+		pos = idx*bs + hi
+	}
+	return out
+}
+
+// readBlockRecords returns the stored records (nil for holes) of the blocks
+// first..last of ino.
+func readBlockRecords(r meta.Reader, vol, ino, first, last uint64) (map[uint64][]byte, error) {
+	recs := map[uint64][]byte{}
+	err := r.Scan(meta.BlockKey(vol, ino, first), meta.BlockKey(vol, ino, last+1), func(k, v []byte) (bool, error) {
+		recs[binary.BigEndian.Uint64(k[len(k)-8:])] = append([]byte(nil), v...)
+		return true, nil
+	})
+	return recs, err
+}
+
+// Read returns up to count bytes of ino at off, and whether the end of the
+// file was reached. Holes read as zeros.
+func (f *FileSystem) Read(ctx context.Context, c *Caller, ino, off uint64, count int) ([]byte, bool, error) {
+	for attempt := 0; ; attempt++ {
+		buf, eof, err := f.read(ctx, c, ino, off, count)
+		if errors.Is(err, blob.ErrNotFound) && attempt < maxDataAttempts {
+			continue // the block was replaced after we read its record
+		}
+		return buf, eof, wrap("read", ino, err)
+	}
+}
+
+func (f *FileSystem) read(ctx context.Context, c *Caller, ino, off uint64, count int) ([]byte, bool, error) {
+	var size uint64
+	var recs map[uint64][]byte
+	var key *kms.DataKey
+	err := f.view(ctx, "read", ino, func(r *reader) error {
+		key = r.key
+		n, err := r.inode(ino)
+		if err != nil {
+			return err
+		}
+		if err := mayData(c, n, MayRead); err != nil {
+			return err
+		}
+		size = n.Size
+		if off >= size || count <= 0 {
+			return nil
+		}
+		length := min(uint64(count), size-off)
+		bs := uint64(f.rec.BlockSize)
+		recs, err = readBlockRecords(r.Reader, f.rec.Vol, ino, off/bs, (off+length-1)/bs)
+		return err
+	})
+	if err != nil || off >= size || count <= 0 {
+		return nil, off >= size, err
+	}
+	length := min(uint64(count), size-off)
+	out := make([]byte, length)
+	ranges := f.blocks(off, length)
+	err = f.parallel(ranges, func(i int, br blockRange) error {
+		stored, ok := recs[br.index]
+		if !ok {
+			return nil // hole
+		}
+		plain, err := f.loadBlock(ctx, key, ino, br.index, stored)
+		if err != nil {
+			return err
+		}
+		dst := out[br.index*uint64(f.rec.BlockSize)+br.lo-off:]
+		if br.lo < uint64(len(plain)) {
+			copy(dst[:br.hi-br.lo], plain[br.lo:min(br.hi, uint64(len(plain)))])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, off+length >= size, nil
+}
+
+func (f *FileSystem) loadBlock(ctx context.Context, key *kms.DataKey, ino, index uint64, stored []byte) ([]byte, error) {
+	rec, err := decodeBlock(stored)
+	if err != nil {
+		return nil, err
+	}
+	return f.svc.data.Load(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: index}, &rec)
+}
+
+// parallel runs fn over ranges with bounded concurrency, so that the block
+// objects of one large I/O share device syncs.
+func (f *FileSystem) parallel(ranges []blockRange, fn func(int, blockRange) error) error {
+	if len(ranges) == 1 {
+		return fn(0, ranges[0])
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(ranges))
+	sem := make(chan struct{}, 8)
+	for i, br := range ranges {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = fn(i, br)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Write writes p to ino at off. When Write returns, the data and the new
+// size are durable (every write is stable; Commit has nothing left to do).
+func (f *FileSystem) Write(ctx context.Context, c *Caller, ino, off uint64, p []byte) (Attr, error) {
+	const op = "write"
+	if off+uint64(len(p)) > MaxFileSize || off+uint64(len(p)) < off {
+		return Attr{}, errorf(op, ino, FileTooBig, nil)
+	}
+	if len(p) > 0 {
+		if err := f.spaceCheck(op, ino); err != nil {
+			return Attr{}, err
+		}
+	}
+	unlock := f.svc.lockInode(f.rec.Vol, ino)
+	defer unlock()
+	for attempt := 0; ; attempt++ {
+		a, err := f.write(ctx, c, ino, off, p)
+		if (errors.Is(err, errRetry) || errors.Is(err, blob.ErrNotFound)) && attempt < maxDataAttempts {
+			continue
+		}
+		return a, wrap(op, ino, err)
+	}
+}
+
+// newBlock is a block about to replace old (nil: a hole).
+type newBlock struct {
+	index uint64
+	old   []byte
+	rec   data.Record
+}
+
+func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []byte) (Attr, error) {
+	var recs map[uint64][]byte
+	var key *kms.DataKey
+	var a Attr
+	ranges := f.blocks(off, uint64(len(p)))
+	err := f.view(ctx, "write", ino, func(r *reader) error {
+		key = r.key
+		n, err := r.inode(ino)
+		if err != nil {
+			return err
+		}
+		if err := mayData(c, n, MayWrite); err != nil {
+			return err
+		}
+		a = n.attr()
+		if len(ranges) == 0 {
+			return nil
+		}
+		recs, err = readBlockRecords(r.Reader, f.rec.Vol, ino, ranges[0].index, ranges[len(ranges)-1].index)
+		return err
+	})
+	if err != nil || len(p) == 0 {
+		return a, err
+	}
+	bs := uint64(f.rec.BlockSize)
+	blocks := make([]newBlock, len(ranges))
+	err = f.parallel(ranges, func(i int, br blockRange) error {
+		src := p[br.index*bs+br.lo-off : br.index*bs+br.hi-off]
+		old := recs[br.index]
+		var plain []byte
+		if br.lo == 0 && br.hi == bs {
+			plain = src
+		} else {
+			var prev []byte
+			if old != nil {
+				var err error
+				if prev, err = f.loadBlock(ctx, key, ino, br.index, old); err != nil {
+					return err
+				}
+			}
+			plain = make([]byte, max(uint64(len(prev)), br.hi))
+			copy(plain, prev)
+			copy(plain[br.lo:], src)
+		}
+		rec, err := f.svc.data.Save(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
+		blocks[i] = newBlock{index: br.index, old: old, rec: rec}
+		return err
+	})
+	if err == nil {
+		err = f.update(ctx, "write", ino, func(t *txn) error {
+			n, err := t.inode(ino)
+			if err != nil {
+				return err
+			}
+			var grown int64
+			for _, b := range blocks {
+				k := meta.BlockKey(f.rec.Vol, ino, b.index)
+				cur, err := t.Get(k)
+				if errors.Is(err, meta.ErrNotFound) {
+					cur, err = nil, nil
+				}
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(cur, b.old) {
+					return errRetry
+				}
+				if err := t.Set(k, b.rec.Encode()); err != nil {
+					return err
+				}
+				grown += int64(b.rec.Length)
+				if b.old != nil {
+					old, err := decodeBlock(b.old)
+					if err != nil {
+						return err
+					}
+					grown -= int64(old.Length)
+					if old.BlobKey != "" {
+						if err := t.addGarbage(old.BlobKey); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			n.Size = max(n.Size, off+uint64(len(p)))
+			n.SpaceUsed = uint64(int64(n.SpaceUsed) + grown)
+			clearSetID(c, n)
+			t.touch(n, true)
+			a = n.attr()
+			if err := t.putInode(n); err != nil {
+				return err
+			}
+			return t.addUsage(grown, 0)
+		})
+	}
+	if err != nil {
+		// The new objects were never referenced: drop them now.
+		for _, b := range blocks {
+			if b.rec.BlobKey != "" {
+				_ = f.svc.data.Delete(context.WithoutCancel(ctx), b.rec.BlobKey)
+			}
+		}
+		return Attr{}, err
+	}
+	if hasGarbage(blocks) {
+		f.svc.kickCollector()
+	}
+	return a, nil
+}
+
+func hasGarbage(blocks []newBlock) bool {
+	for _, b := range blocks {
+		if b.old != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// clearSetID drops setuid (and setgid where it means "set group on exec")
+// when a non-root caller writes, as Linux does.
+func clearSetID(c *Caller, n *inode) {
+	if c.UID == 0 || n.Mode&(ModeSetUID|ModeSetGID) == 0 {
+		return
+	}
+	n.Mode &^= ModeSetUID
+	if n.Mode&0o010 != 0 {
+		n.Mode &^= ModeSetGID
+	}
+}
+
+// Commit makes earlier writes to ino durable. Writes are already durable
+// when they return, so Commit only checks that the file still exists.
+func (f *FileSystem) Commit(ctx context.Context, ino uint64) error {
+	_, err := f.GetAttr(ctx, ino)
+	return err
+}
+
+// SetTime sets a time attribute to a given time or to the server's now.
+type SetTime struct {
+	Now  bool
+	Time time.Time
+}
+
+// SetAttrs lists the attributes to change; nil fields stay.
+type SetAttrs struct {
+	Mode  *uint32
+	UID   *uint32
+	GID   *uint32
+	Size  *uint64
+	Atime *SetTime
+	Mtime *SetTime
+}
+
+// SetAttr changes attributes with POSIX rules: only the owner or root may
+// chmod or set times explicitly; only root may chown; the owner may chgrp to
+// one of its groups; changing size needs write permission.
+func (f *FileSystem) SetAttr(ctx context.Context, c *Caller, ino uint64, s SetAttrs) (Attr, error) {
+	const op = "setattr"
+	if s.Size != nil {
+		if *s.Size > MaxFileSize {
+			return Attr{}, errorf(op, ino, FileTooBig, nil)
+		}
+		unlock := f.svc.lockInode(f.rec.Vol, ino)
+		defer unlock()
+	}
+	for attempt := 0; ; attempt++ {
+		a, err := f.setAttr(ctx, c, ino, s)
+		if (errors.Is(err, errRetry) || errors.Is(err, blob.ErrNotFound)) && attempt < maxDataAttempts {
+			continue
+		}
+		return a, wrap(op, ino, err)
+	}
+}
+
+// truncateBatch bounds the blocks one truncating transaction frees; larger
+// truncations shrink the file in steps, each a consistent state.
+const truncateBatch = 4096
+
+func (f *FileSystem) setAttr(ctx context.Context, c *Caller, ino uint64, s SetAttrs) (Attr, error) {
+	bs := uint64(f.rec.BlockSize)
+	// A size that cuts a block in the middle rewrites that block first.
+	var tail *newBlock
+	var a Attr
+	if s.Size != nil {
+		var size uint64
+		var old []byte
+		var key *kms.DataKey
+		err := f.view(ctx, "setattr", ino, func(r *reader) error {
+			key = r.key
+			n, err := r.inode(ino)
+			if err != nil {
+				return err
+			}
+			if n.Type == TypeDirectory {
+				return errorf("", ino, IsDir, nil)
+			}
+			if n.Type != TypeRegular {
+				return errorf("", ino, Invalid, nil)
+			}
+			size = n.Size
+			if *s.Size < size && *s.Size%bs != 0 {
+				old, err = r.Get(meta.BlockKey(f.rec.Vol, ino, *s.Size/bs))
+				if errors.Is(err, meta.ErrNotFound) {
+					old, err = nil, nil
+				}
+			}
+			return err
+		})
+		if err != nil {
+			return Attr{}, err
+		}
+		if old != nil {
+			rec, err := decodeBlock(old)
+			if err != nil {
+				return Attr{}, err
+			}
+			if keep := *s.Size % bs; uint64(rec.Length) > keep {
+				plain, err := f.loadBlock(ctx, key, ino, *s.Size/bs, old)
+				if err != nil {
+					return Attr{}, err
+				}
+				nr, err := f.svc.data.Save(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: *s.Size / bs}, plain[:keep])
+				if err != nil {
+					return Attr{}, err
+				}
+				tail = &newBlock{index: *s.Size / bs, old: old, rec: nr}
+			}
+		}
+		// Free whole blocks past the new end in steps, from the end.
+		for firstFree := (*s.Size + bs - 1) / bs; size > *s.Size && (size+bs-1)/bs > firstFree+truncateBatch; {
+			cut := ((size+bs-1)/bs - truncateBatch) * bs
+			if err := f.update(ctx, "setattr", ino, func(t *txn) error {
+				n, err := t.inode(ino)
+				if err != nil {
+					return err
+				}
+				if _, err := t.freeBlocks(n, cut/bs, truncateBatch); err != nil {
+					return err
+				}
+				n.Size = min(n.Size, cut)
+				t.touch(n, true)
+				return t.putInode(n)
+			}); err != nil {
+				return Attr{}, err
+			}
+			size = cut
+		}
+	}
+	err := f.update(ctx, "setattr", ino, func(t *txn) error {
+		n, err := t.inode(ino)
+		if err != nil {
+			return err
+		}
+		if err := applySetAttrs(c, t, n, s); err != nil {
+			return err
+		}
+		if s.Size != nil && *s.Size != n.Size {
+			if *s.Size < n.Size {
+				if _, err := t.freeBlocks(n, (*s.Size+bs-1)/bs, truncateBatch); err != nil {
+					return err
+				}
+				if tail != nil {
+					k := meta.BlockKey(f.rec.Vol, ino, tail.index)
+					cur, err := t.Get(k)
+					if err != nil && !errors.Is(err, meta.ErrNotFound) {
+						return err
+					}
+					if !bytes.Equal(cur, tail.old) {
+						return errRetry
+					}
+					if err := t.Set(k, tail.rec.Encode()); err != nil {
+						return err
+					}
+					old, _ := decodeBlock(tail.old)
+					if old.BlobKey != "" {
+						if err := t.addGarbage(old.BlobKey); err != nil {
+							return err
+						}
+					}
+					shrink := int64(old.Length) - int64(tail.rec.Length)
+					n.SpaceUsed -= min(uint64(shrink), n.SpaceUsed)
+					if err := t.addUsage(-shrink, 0); err != nil {
+						return err
+					}
+				}
+			}
+			n.Size = *s.Size
+			clearSetID(c, n)
+			t.touch(n, true)
+		}
+		a = n.attr()
+		return t.putInode(n)
+	})
+	if err != nil && tail != nil && tail.rec.BlobKey != "" {
+		_ = f.svc.data.Delete(context.WithoutCancel(ctx), tail.rec.BlobKey)
+	}
+	if err == nil && s.Size != nil {
+		f.svc.kickCollector()
+	}
+	return a, err
+}
+
+// applySetAttrs applies the non-size attributes with their permission rules.
+func applySetAttrs(c *Caller, t *txn, n *inode, s SetAttrs) error {
+	owner := c.UID == 0 || c.UID == n.UID
+	changed := false
+	if s.Size != nil && c.UID != n.UID {
+		if err := c.check("", n, MayWrite); err != nil {
+			return err
+		}
+	}
+	if s.UID != nil || s.GID != nil {
+		before := [2]uint32{n.UID, n.GID}
+		if err := applyOwner(c, n, s.UID, s.GID); err != nil {
+			return err
+		}
+		if [2]uint32{n.UID, n.GID} != before && n.Type != TypeDirectory {
+			// Linux clears setuid, and setgid-with-group-exec, on chown.
+			n.Mode &^= ModeSetUID
+			if n.Mode&0o010 != 0 {
+				n.Mode &^= ModeSetGID
+			}
+		}
+		changed = true
+	}
+	if s.Mode != nil {
+		if !owner {
+			return errorf("", n.Ino, Perm, errors.New("only the owner may change the mode"))
+		}
+		mode := *s.Mode & modeAllBits
+		if c.UID != 0 && n.Type != TypeDirectory && !c.inGroup(n.GID) {
+			mode &^= ModeSetGID
+		}
+		n.Mode = mode
+		changed = true
+	}
+	for _, st := range []struct {
+		set *SetTime
+		dst *time.Time
+	}{{s.Atime, &n.Atime}, {s.Mtime, &n.Mtime}} {
+		if st.set == nil {
+			continue
+		}
+		if st.set.Now {
+			if !owner {
+				if err := c.check("", n, MayWrite); err != nil {
+					return err
+				}
+			}
+			*st.dst = t.now
+		} else {
+			if !owner {
+				return errorf("", n.Ino, Perm, errors.New("only the owner may set times"))
+			}
+			*st.dst = st.set.Time.UTC()
+		}
+		changed = true
+	}
+	if changed {
+		n.Ctime = t.now
+		n.Change++
+	}
+	return nil
+}
