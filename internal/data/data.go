@@ -40,17 +40,25 @@ const DefaultInlineMax = 16 << 10
 // checksum, or its record is malformed. Callers map it to an I/O error.
 var ErrCorrupt = errors.New("data: corrupt block")
 
+// DefaultCacheBytes is the default size of the cache of block plaintext.
+const DefaultCacheBytes = 64 << 20
+
 // Options tune a Store.
 type Options struct {
 	// InlineMax is the largest block (in stored bytes) kept in metadata.
 	// Zero means DefaultInlineMax; negative disables inlining.
 	InlineMax int
+	// CacheBytes bounds the cache of recently used block plaintext (objects
+	// only; inline blocks come with their metadata). Zero means
+	// DefaultCacheBytes; negative disables the cache.
+	CacheBytes int
 }
 
 // Store reads and writes blocks. It is safe for concurrent use.
 type Store struct {
 	blobs     blob.Store
 	inlineMax int
+	cache     *blockCache
 }
 
 // New returns a Store over blobs.
@@ -58,7 +66,14 @@ func New(blobs blob.Store, opts Options) *Store {
 	if opts.InlineMax == 0 {
 		opts.InlineMax = DefaultInlineMax
 	}
-	return &Store{blobs: blobs, inlineMax: opts.InlineMax}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = DefaultCacheBytes
+	}
+	s := &Store{blobs: blobs, inlineMax: opts.InlineMax}
+	if opts.CacheBytes > 0 {
+		s.cache = newBlockCache(opts.CacheBytes)
+	}
+	return s
 }
 
 // Blobs returns the underlying blob store (for fsck and garbage collection).
@@ -185,14 +200,49 @@ func (s *Store) Save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []
 		return Record{}, fmt.Errorf("data: store block %d of inode %d: %w", a.Index, a.Ino, err)
 	}
 	r.BlobKey = bk
+	s.cache.put(cacheKey(a, &r), append([]byte(nil), plaintext...))
 	return r, nil
+}
+
+// cacheKey names a block object's plaintext in the cache: the object key
+// alone is not enough, since the same bytes must also be bound to the
+// address and the record's check to be the right block.
+func cacheKey(a Addr, r *Record) string {
+	return fmt.Sprintf("%s/%x/%x/%x/%x", r.BlobKey, a.Vol, a.Ino, a.Index, r.Check)
 }
 
 // Load returns the plaintext of the block described by r. A block that fails
 // its check yields an error wrapping ErrCorrupt; a missing object yields an
 // error wrapping blob.ErrNotFound (callers may retry with a fresh record: the
-// block may have been replaced concurrently).
+// block may have been replaced concurrently). The returned slice may be
+// shared with the cache: callers must not modify it.
 func (s *Store) Load(ctx context.Context, key *kms.DataKey, a Addr, r *Record) ([]byte, error) {
+	if r.BlobKey != "" {
+		if plain, ok := s.cache.get(cacheKey(a, r)); ok && len(plain) == int(r.Length) {
+			// The cache holds only plaintext that was sealed or opened
+			// under this file system's key, but the key's state still
+			// decides whether it may be read.
+			if r.Sealed && key == nil {
+				return nil, fmt.Errorf("%w: block %d of inode %d is sealed but the file system has no key", ErrCorrupt, a.Index, a.Ino)
+			}
+			return plain, nil
+		}
+	}
+	plain, err := s.load(ctx, key, a, r)
+	if err == nil && r.BlobKey != "" {
+		s.cache.put(cacheKey(a, r), plain)
+	}
+	return plain, err
+}
+
+// Verify reads the block from storage, bypassing the cache, and checks it
+// like Load does (fsck uses it).
+func (s *Store) Verify(ctx context.Context, key *kms.DataKey, a Addr, r *Record) error {
+	_, err := s.load(ctx, key, a, r)
+	return err
+}
+
+func (s *Store) load(ctx context.Context, key *kms.DataKey, a Addr, r *Record) ([]byte, error) {
 	stored := r.Inline
 	if r.BlobKey != "" {
 		var err error

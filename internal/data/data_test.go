@@ -28,7 +28,7 @@ func TestSaveLoad(t *testing.T) {
 	for _, encrypted := range []bool{false, true} {
 		for _, size := range []int{0, 1, 4096, data.DefaultInlineMax, data.DefaultBlockSize} {
 			blobs := memblob.New()
-			s := data.New(blobs, data.Options{})
+			s := data.New(blobs, data.Options{CacheBytes: -1}) // crypto checks, not the cache
 			var key *kms.DataKey
 			if encrypted {
 				key = testKey(t, 1)
@@ -64,7 +64,7 @@ func TestSwappedBlockDetected(t *testing.T) {
 	ctx := context.Background()
 	for _, encrypted := range []bool{false, true} {
 		blobs := memblob.New()
-		s := data.New(blobs, data.Options{InlineMax: -1})
+		s := data.New(blobs, data.Options{InlineMax: -1, CacheBytes: -1})
 		var key *kms.DataKey
 		if encrypted {
 			key = testKey(t, 1)
@@ -107,4 +107,29 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("re-encoding %x gave %x", b, r.Encode())
 		}
 	})
+}
+
+func TestCacheServesRecentBlocks(t *testing.T) {
+	ctx := context.Background()
+	blobs := memblob.New()
+	s := data.New(blobs, data.Options{InlineMax: -1})
+	key := testKey(t, 1)
+	a := data.Addr{Vol: 1, Ino: 2, Index: 0}
+	p := make([]byte, 100_000)
+	_, _ = rand.Read(p)
+	rec, err := s.Save(ctx, key, a, p)
+	require.NoError(t, err)
+	p[0] ^= 1 // the cache keeps its own copy
+	p[0] ^= 1
+	// Damage on disk: Load is served from the cache, Verify reads the disk.
+	require.True(t, blobs.Corrupt(rec.BlobKey, 500))
+	got, err := s.Load(ctx, key, a, &rec)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(p, got))
+	require.ErrorIs(t, s.Verify(ctx, key, a, &rec), data.ErrCorrupt)
+	// A record naming another address or check misses the cache.
+	other := rec
+	other.Check[0] ^= 1
+	_, err = s.Load(ctx, key, a, &other)
+	require.ErrorIs(t, err, data.ErrCorrupt)
 }

@@ -590,7 +590,7 @@ func (c *checker) checkData(ctx context.Context) error {
 			continue
 		}
 		for _, b := range cv.blockList {
-			if _, err := cv.f.loadBlock(ctx, cv.key, b.ino, b.index, b.stored); err != nil {
+			if err := cv.f.verifyBlock(ctx, cv.key, b.ino, b.index, b.stored); err != nil {
 				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 					return err
 				}

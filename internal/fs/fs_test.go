@@ -598,7 +598,17 @@ func TestCorruptBlockIsAnIOError(t *testing.T) {
 		var key string
 		require.NoError(t, e.blobs.List(ctx, "", func(k string, _ int64) (bool, error) { key = k; return false, nil }))
 		require.True(t, e.blobs.Corrupt(key, 100))
-		_, _, err = f.Read(ctx, root, a.Ino, 0, len(p))
+		// fsck reads past the cache and reports the damage.
+		rep, err := e.svc.Check(ctx, fs.CheckOptions{})
+		require.NoError(t, err)
+		require.Len(t, rep.Problems, 1)
+		require.Equal(t, "unreadable-block", rep.Problems[0].Kind)
+		// A service without a warm cache reads it as an I/O error.
+		cold := fs.New(e.meta, data.New(e.blobs, data.Options{}), e.kms, fs.Options{Clock: e.clock, NoBackground: true})
+		defer cold.Close()
+		g, err := cold.FileSystem(ctx, f.ID())
+		require.NoError(t, err)
+		_, _, err = g.Read(ctx, root, a.Ino, 0, len(p))
 		requireCode(t, err, fs.IO)
 	})
 }

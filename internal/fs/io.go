@@ -150,6 +150,14 @@ func (f *FileSystem) loadBlock(ctx context.Context, key *kms.DataKey, ino, index
 	return f.svc.data.Load(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: index}, &rec)
 }
 
+func (f *FileSystem) verifyBlock(ctx context.Context, key *kms.DataKey, ino, index uint64, stored []byte) error {
+	rec, err := decodeBlock(stored)
+	if err != nil {
+		return err
+	}
+	return f.svc.data.Verify(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: index}, &rec)
+}
+
 // parallel runs fn over ranges with bounded concurrency, so that the block
 // objects of one large I/O share device syncs.
 func (f *FileSystem) parallel(ranges []blockRange, fn func(int, blockRange) error) error {
