@@ -87,11 +87,28 @@ type Health struct {
 	Listen string `yaml:"listen"`
 }
 
-// API configures the EFS control-plane API (HTTP). Not served yet.
+// API configures the HTTP edge that serves the AWS-style APIs (EFS, EC2
+// networks, IAM, …) on one port.
 type API struct {
 	// Listen is host:port.
 	Listen string `yaml:"listen"`
+	// TLS, when configured, makes the edge serve HTTPS only.
+	TLS APITLS `yaml:"tls"`
 }
+
+// APITLS configures TLS for the API edge: either a certificate and key in
+// PEM files, or a self-signed certificate that shelfd generates (ECDSA
+// P-256) and keeps in <data_dir>/tls/. Neither means plain HTTP.
+type APITLS struct {
+	// CertFile and KeyFile are PEM files; set both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// SelfSigned makes shelfd generate (once) and use its own certificate.
+	SelfSigned bool `yaml:"self_signed"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t APITLS) Enabled() bool { return t.SelfSigned || t.CertFile != "" || t.KeyFile != "" }
 
 // NFS configures the NFS mount-target listeners. Not served yet.
 type NFS struct {
@@ -232,6 +249,12 @@ func (c *Config) Validate() error {
 	}
 	if err := validListen(c.API.Listen); err != nil {
 		bad("api.listen: %v", err)
+	}
+	switch t := c.API.TLS; {
+	case t.SelfSigned && (t.CertFile != "" || t.KeyFile != ""):
+		bad("api.tls: self_signed excludes cert_file and key_file")
+	case (t.CertFile == "") != (t.KeyFile == ""):
+		bad("api.tls: cert_file and key_file must be set together")
 	}
 	if c.NFS.Port < 1 || c.NFS.Port > 65535 {
 		bad("nfs.port %d must be between 1 and 65535", c.NFS.Port)

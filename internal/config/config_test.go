@@ -51,7 +51,7 @@ region: eu-west-3
 root_key_file: /etc/shelf/root.key
 log: {level: debug, format: json}
 health: {listen: "[::1]:9000"}
-api: {listen: "0.0.0.0:8049"}
+api: {listen: "0.0.0.0:8049", tls: {cert_file: /etc/shelf/api.crt, key_file: /etc/shelf/api.key}}
 nfs: {port: 12049}
 storage:
   meta_cache_bytes: 128MiB
@@ -62,7 +62,7 @@ storage:
 				RootKeyFile: "/etc/shelf/root.key",
 				Log:         Log{Level: "debug", Format: "json"},
 				Health:      Health{Listen: "[::1]:9000"},
-				API:         API{Listen: "0.0.0.0:8049"},
+				API:         API{Listen: "0.0.0.0:8049", TLS: APITLS{CertFile: "/etc/shelf/api.crt", KeyFile: "/etc/shelf/api.key"}},
 				NFS:         NFS{Port: 12049},
 				Storage:     Storage{MetaCacheBytes: 128 << 20, MinFreeBytes: 1000000},
 			},
@@ -131,6 +131,39 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		require.True(t, found, "no problem reported for %s in:\n%s", want, err)
 	}
 	require.Len(t, lines, 10)
+}
+
+func TestValidateAPITLS(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		tls     APITLS
+		wantErr string
+	}{
+		{"none", APITLS{}, ""},
+		{"files", APITLS{CertFile: "c.pem", KeyFile: "k.pem"}, ""},
+		{"self-signed", APITLS{SelfSigned: true}, ""},
+		{"cert without key", APITLS{CertFile: "c.pem"}, "api.tls: cert_file and key_file must be set together"},
+		{"key without cert", APITLS{KeyFile: "k.pem"}, "api.tls: cert_file and key_file must be set together"},
+		{"both kinds", APITLS{CertFile: "c.pem", KeyFile: "k.pem", SelfSigned: true}, "api.tls: self_signed excludes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.API.TLS = tt.tls
+			err := cfg.Validate()
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				require.Equal(t, tt.tls != APITLS{}, tt.tls.Enabled())
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+	t.Run("yaml", func(t *testing.T) {
+		cfg, err := Decode(strings.NewReader("api:\n  tls:\n    self_signed: true\n"))
+		require.NoError(t, err)
+		require.True(t, cfg.API.TLS.SelfSigned)
+		require.Equal(t, DefaultAPIListen, cfg.API.Listen)
+	})
 }
 
 func TestValidateAccount(t *testing.T) {
