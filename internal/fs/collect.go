@@ -126,8 +126,6 @@ func (s *Service) reapOrphans(ctx context.Context) error {
 
 // reap frees an orphan inode in batches of blocks, then the inode itself.
 func (f *FileSystem) reap(ctx context.Context, ino uint64) error {
-	unlock := f.svc.lockInode(f.rec.Vol, ino)
-	defer unlock()
 	for done := false; !done; {
 		err := f.update(ctx, "reap", ino, func(t *txn) error {
 			n, err := t.inode(ino)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -810,4 +811,38 @@ func TestSpaceCheckRefusesGrowth(t *testing.T) {
 	requireCode(t, err, fs.NoSpace)
 	// Freeing space still works on a full disk.
 	require.NoError(t, f.Unlink(ctx, root, fs.RootIno, "a"))
+}
+
+func TestConcurrentWritersOfOneFile(t *testing.T) {
+	both(t, func(t *testing.T, e *env, f *fs.FileSystem) {
+		a := create(t, f, root, fs.RootIno, "shared", 0o644)
+		const writers, region, rounds = 8, 40_000, 6 // regions share blocks
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := 0; r < rounds; r++ {
+					p := bytes.Repeat([]byte{byte(w*rounds + r)}, region)
+					if _, err := f.Write(ctx, root, a.Ino, uint64(w*region), p); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		got := readAll(t, f, root, a.Ino)
+		require.Len(t, got, writers*region)
+		for w := 0; w < writers; w++ {
+			want := bytes.Repeat([]byte{byte(w*rounds + rounds - 1)}, region)
+			require.True(t, bytes.Equal(want, got[w*region:(w+1)*region]), "region %d", w)
+		}
+		requireClean(t, e)
+	})
 }

@@ -191,8 +191,11 @@ func (f *FileSystem) Write(ctx context.Context, c *Caller, ino, off uint64, p []
 			return Attr{}, err
 		}
 	}
-	unlock := f.svc.lockInode(f.rec.Vol, ino)
-	defer unlock()
+	if len(p) > 0 {
+		bs := uint64(f.rec.BlockSize)
+		unlock := f.svc.lockBlocks(f.rec.Vol, ino, off/bs, (off+uint64(len(p))-1)/bs)
+		defer unlock()
+	}
 	for attempt := 0; ; attempt++ {
 		a, err := f.write(ctx, c, ino, off, p)
 		if (errors.Is(err, errRetry) || errors.Is(err, blob.ErrNotFound)) && attempt < maxDataAttempts {
@@ -372,7 +375,9 @@ func (f *FileSystem) SetAttr(ctx context.Context, c *Caller, ino uint64, s SetAt
 		if *s.Size > MaxFileSize {
 			return Attr{}, errorf(op, ino, FileTooBig, nil)
 		}
-		unlock := f.svc.lockInode(f.rec.Vol, ino)
+		// The block cut in the middle is read, rewritten and re-checked.
+		bs := uint64(f.rec.BlockSize)
+		unlock := f.svc.lockBlocks(f.rec.Vol, ino, *s.Size/bs, *s.Size/bs)
 		defer unlock()
 	}
 	for attempt := 0; ; attempt++ {
@@ -468,8 +473,12 @@ func (f *FileSystem) setAttr(ctx context.Context, c *Caller, ino uint64, s SetAt
 		}
 		if s.Size != nil && *s.Size != n.Size {
 			if *s.Size < n.Size {
-				if _, err := t.freeBlocks(n, (*s.Size+bs-1)/bs, truncateBatch); err != nil {
+				done, err := t.freeBlocks(n, (*s.Size+bs-1)/bs, truncateBatch)
+				if err != nil {
 					return err
+				}
+				if !done {
+					return errRetry // the file grew meanwhile: shrink it in steps again
 				}
 				if tail != nil {
 					k := meta.BlockKey(f.rec.Vol, ino, tail.index)

@@ -80,7 +80,7 @@ type Service struct {
 		sync.Mutex
 		vols map[string]*FileSystem
 	}
-	inoLocks [256]sync.Mutex
+	blockLocks [256]sync.Mutex
 
 	kick   chan struct{}
 	stop   chan struct{}
@@ -314,8 +314,33 @@ func classify(err error) Code {
 	}
 }
 
-func (s *Service) lockInode(vol, ino uint64) func() {
-	m := &s.inoLocks[(ino*0x9E3779B97F4A7C15+vol)>>56]
-	m.Lock()
-	return m.Unlock
+// lockBlocks serializes the read-modify-write of blocks first..last of an
+// inode among the writers of this process (the commit re-checks every block
+// record it read, so the locks only keep concurrent writers of one block from
+// retrying each other; writers of different blocks of one file proceed in
+// parallel and share syncs). Stripes are taken in ascending order.
+func (s *Service) lockBlocks(vol, ino, first, last uint64) func() {
+	var idx [len(s.blockLocks)]bool
+	for b := first; b <= last; b++ {
+		if b-first >= uint64(len(idx)) {
+			idx = [len(s.blockLocks)]bool{} // a huge range: every stripe
+			for i := range idx {
+				idx[i] = true
+			}
+			break
+		}
+		idx[((ino*0x9E3779B97F4A7C15)^(b*0xC2B2AE3D27D4EB4F)^vol)>>56] = true
+	}
+	var held []*sync.Mutex
+	for i := range idx {
+		if idx[i] {
+			s.blockLocks[i].Lock()
+			held = append(held, &s.blockLocks[i])
+		}
+	}
+	return func() {
+		for _, m := range held {
+			m.Unlock()
+		}
+	}
 }
