@@ -251,7 +251,10 @@ func TestKillNine(t *testing.T) {
 			case "E":
 				inflight[w] = ""
 			}
-			if deadline == nil {
+			if deadline == nil && acked > 0 {
+				// Kill a random while after the first acknowledgement, so
+				// that every round has acknowledged work to check however
+				// slow the machine is.
 				deadline = time.After(time.Duration(100+rnd.IntN(700)) * time.Millisecond)
 			}
 			select {
