@@ -221,6 +221,9 @@ func TestKillNine(t *testing.T) {
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		require.NoError(t, cmd.Start())
+		// A child that hangs (prints nothing more) is killed by the watchdog
+		// and the round fails below.
+		watchdog := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
 
 		inflight := make([]string, workers)
 		acked := 0
@@ -267,6 +270,7 @@ func TestKillNine(t *testing.T) {
 			}
 		}
 		err = cmd.Wait()
+		watchdog.Stop()
 		require.True(t, killed, "child ended by itself: %v\n%s", err, stderr.String())
 		require.Greater(t, acked, 0, "round %d acknowledged nothing\n%s", round, stderr.String())
 
