@@ -110,10 +110,29 @@ type APITLS struct {
 // Enabled reports whether TLS is configured.
 func (t APITLS) Enabled() bool { return t.SelfSigned || t.CertFile != "" || t.KeyFile != "" }
 
-// NFS configures the NFS mount-target listeners. Not served yet.
+// NFS configures the NFS mount-target listeners.
 type NFS struct {
 	// Port is the TCP port every mount target listens on.
 	Port int `yaml:"port"`
+	// Exports are static NFS listeners, for development and tests: each
+	// serves one file system on its own address, like a mount target
+	// that no API call created. Mount targets created through the EFS
+	// API get their listeners on Port without being listed here.
+	Exports []NFSExport `yaml:"exports"`
+}
+
+// NFSExport is one static NFS listener.
+type NFSExport struct {
+	// Listen is host:port (port 0 picks a free port).
+	Listen string `yaml:"listen"`
+	// FileSystemID is the file system served, fs- and 8 or 17 hex
+	// digits.
+	FileSystemID string `yaml:"file_system_id"`
+	// Create makes the file system at start-up when it does not exist.
+	Create bool `yaml:"create"`
+	// Encrypted, with Create, encrypts a file system created at
+	// start-up with the EFS managed key (alias/aws/elasticfilesystem).
+	Encrypted bool `yaml:"encrypted"`
 }
 
 // Storage tunes the embedded storage engines.
@@ -259,6 +278,22 @@ func (c *Config) Validate() error {
 	if c.NFS.Port < 1 || c.NFS.Port > 65535 {
 		bad("nfs.port %d must be between 1 and 65535", c.NFS.Port)
 	}
+	listens := map[string]int{}
+	for i, e := range c.NFS.Exports {
+		if err := validListen(e.Listen); err != nil {
+			bad("nfs.exports[%d].listen: %v", i, err)
+		} else if j, dup := listens[e.Listen]; dup {
+			bad("nfs.exports[%d].listen %q is also nfs.exports[%d].listen", i, e.Listen, j)
+		} else {
+			listens[e.Listen] = i
+		}
+		if !validFileSystemID(e.FileSystemID) {
+			bad("nfs.exports[%d].file_system_id %q is not a file system ID such as fs-0123456789abcdef0", i, e.FileSystemID)
+		}
+		if e.Encrypted && !e.Create {
+			bad("nfs.exports[%d].encrypted needs create: it applies only to a file system created at start-up", i)
+		}
+	}
 	if c.Storage.MetaCacheBytes < 1<<20 {
 		bad("storage.meta_cache_bytes %d must be at least 1MiB", c.Storage.MetaCacheBytes)
 	}
@@ -266,6 +301,20 @@ func (c *Config) Validate() error {
 		bad("storage.min_free_bytes %d must not be negative", c.Storage.MinFreeBytes)
 	}
 	return errors.Join(errs...)
+}
+
+// validFileSystemID accepts fs- followed by 8 or 17 lower-case hex digits.
+func validFileSystemID(s string) bool {
+	hex, ok := strings.CutPrefix(s, "fs-")
+	if !ok || (len(hex) != 8 && len(hex) != 17) {
+		return false
+	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func validAccount(s string) bool {

@@ -233,3 +233,47 @@ func TestByteSize(t *testing.T) {
 		require.Error(t, err, bad)
 	}
 }
+
+func TestNFSExports(t *testing.T) {
+	cfg, err := Decode(strings.NewReader(`
+nfs:
+  port: 12049
+  exports:
+    - listen: 127.0.1.10:12049
+      file_system_id: fs-0123456789abcdef0
+      create: true
+      encrypted: true
+    - {listen: "127.0.0.1:0", file_system_id: fs-01234567}
+`))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, NFS{Port: 12049, Exports: []NFSExport{
+		{Listen: "127.0.1.10:12049", FileSystemID: "fs-0123456789abcdef0", Create: true, Encrypted: true},
+		{Listen: "127.0.0.1:0", FileSystemID: "fs-01234567"},
+	}}, cfg.NFS)
+
+	tests := []struct {
+		name    string
+		exports []NFSExport
+		wantErr []string
+	}{
+		{"bad listen", []NFSExport{{Listen: "127.0.0.1", FileSystemID: "fs-01234567"}}, []string{"nfs.exports[0].listen"}},
+		{"duplicate listen", []NFSExport{{Listen: "127.0.0.1:1", FileSystemID: "fs-01234567"}, {Listen: "127.0.0.1:1", FileSystemID: "fs-89abcdef"}},
+			[]string{`nfs.exports[1].listen "127.0.0.1:1" is also nfs.exports[0].listen`}},
+		{"bad file system ID", []NFSExport{{Listen: "127.0.0.1:1", FileSystemID: "fs-0123456789ABCDEF0"}, {Listen: "127.0.0.1:2", FileSystemID: "fsap-01234567"}},
+			[]string{"nfs.exports[0].file_system_id", "nfs.exports[1].file_system_id"}},
+		{"encrypted without create", []NFSExport{{Listen: "127.0.0.1:1", FileSystemID: "fs-01234567", Encrypted: true}},
+			[]string{"nfs.exports[0].encrypted needs create"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.NFS.Exports = tt.exports
+			err := cfg.Validate()
+			require.Error(t, err)
+			for _, w := range tt.wantErr {
+				require.ErrorContains(t, err, w)
+			}
+		})
+	}
+}

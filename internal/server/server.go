@@ -75,6 +75,7 @@ type Server struct {
 	space *spaceCheck
 
 	health *healthEndpoint // nil when disabled
+	nfs    *NFSFrontEnd    // nil offline
 	// components are run by Run, in order, and closed by Close in reverse
 	// order. Front ends are added here by New (see addFrontEnds).
 	components []component
@@ -217,7 +218,9 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, offline bool
 		s.components = append(s.components, h)
 	}
 	if !offline {
-		s.addFrontEnds()
+		if err := s.addFrontEnds(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	log.Info("storage opened", "data_dir", dir, "account", account, "region", cfg.Region, "new_store", fresh)
@@ -230,11 +233,14 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, offline bool
 //   - the EFS control-plane API (internal/api over internal/control), an
 //     HTTP server on cfg.API.Listen;
 //   - the NFS mount-target listeners (internal/nfs over internal/fs), one
-//     per mount target address, on cfg.NFS.Port.
+//     per mount target address, on cfg.NFS.Port, plus the static exports
+//     of cfg.NFS.Exports (nfs.go).
 //
 // Each binds its listeners in its constructor (so that New fails early on
-// an address in use) and serves in Run. Neither exists yet.
-func (s *Server) addFrontEnds() {}
+// an address in use) and serves in Run. The API does not exist yet.
+func (s *Server) addFrontEnds(ctx context.Context) error {
+	return s.addNFSFrontEnd(ctx)
+}
 
 // Run runs every component until ctx is cancelled or one of them fails, then
 // stops them all (gracefully: each finishes the requests it has started) and
@@ -321,6 +327,9 @@ func (s *Server) Blobs() blob.Store { return s.blobs }
 
 // Data is the block store over Blobs.
 func (s *Server) Data() *data.Store { return s.data }
+
+// NFS is the NFS front end (its listeners), or nil for an offline server.
+func (s *Server) NFS() *NFSFrontEnd { return s.nfs }
 
 // HealthAddr is the address the health endpoint listens on, or nil when it
 // is disabled.
