@@ -13,6 +13,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -43,11 +44,17 @@ type Call struct {
 	SourceIP  string
 	UserAgent string
 	// Secure reports a TLS connection (aws:SecureTransport).
-	Secure     bool
+	Secure bool
+	// TLSVersion ("TLSv1.3") and TLSCipher (OpenSSL-style name, as in
+	// CloudTrail's tlsDetails) are empty without TLS.
 	TLSVersion string
 	TLSCipher  string
-	RequestID  string
-	Time       time.Time
+	// Host is the Host header the client sent (tlsDetails'
+	// clientProvidedHostHeader).
+	Host      string
+	RequestID string
+	// Time is when the edge received the request.
+	Time time.Time
 }
 
 // Service serves the requests of one signing service. ServeCall writes the
@@ -95,3 +102,75 @@ var ErrAccessDenied = errAccessDenied{}
 type errAccessDenied struct{}
 
 func (errAccessDenied) Error() string { return "access denied" }
+
+// Credentials finds the principal owning an access key and the key's
+// secret (internal/iam/users implements it). Lookup returns an error
+// wrapping ErrUnknownAccessKey for a key that does not exist or is not
+// active; any other error is an internal failure (the client gets a 500).
+// It is called once per request, concurrently.
+type Credentials interface {
+	Lookup(ctx context.Context, accessKeyID string) (p Principal, secret string, err error)
+}
+
+// ErrUnknownAccessKey is wrapped by Credentials errors for an access key
+// that does not exist or is inactive.
+var ErrUnknownAccessKey = errors.New("edge: unknown access key")
+
+// Protocol is an AWS wire protocol; it decides how errors are rendered.
+type Protocol int
+
+// The protocols of the services the edge serves.
+const (
+	// RESTJSON is rest-json (EFS): X-Amzn-ErrorType header plus a JSON body.
+	RESTJSON Protocol = iota
+	// JSON is the json protocol (KMS, CloudTrail, Config): POST / with
+	// X-Amz-Target; errors carry "__type".
+	JSON
+	// Query is the query protocol (IAM, STS): form POSTs, XML responses,
+	// <ErrorResponse> errors.
+	Query
+	// EC2Query is EC2's query dialect: <Response><Errors> errors.
+	EC2Query
+)
+
+// String names the protocol as the service models do.
+func (p Protocol) String() string {
+	switch p {
+	case RESTJSON:
+		return "rest-json"
+	case JSON:
+		return "json"
+	case Query:
+		return "query"
+	case EC2Query:
+		return "ec2"
+	}
+	return "unknown"
+}
+
+// ProtocolService is implemented by a Service whose protocol the edge does
+// not know by its signing name (see protocolOf); the edge renders its own
+// errors (authentication, body size, internal failures) for that service in
+// this protocol.
+type ProtocolService interface {
+	Service
+	Protocol() Protocol
+}
+
+// VersionedService is implemented by a Service that tells the API version
+// recorded as apiVersion in its CloudTrail records; without it the edge
+// uses the version it knows for the signing name.
+type VersionedService interface {
+	Service
+	APIVersion() string
+}
+
+// OperationNamer is implemented by a Service that can name the operation of
+// a request without serving it. The edge uses it for the eventName of calls
+// that failed before they reached the service (a bad signature from a known
+// key). Without it the edge guesses from the request (Action= for query
+// protocols, X-Amz-Target for json) and falls back to "Unknown".
+type OperationNamer interface {
+	Service
+	OperationName(r *http.Request, body []byte) string
+}
