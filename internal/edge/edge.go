@@ -13,9 +13,10 @@ package edge
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
+
+	"github.com/shelf-efs/shelf/internal/sigv4"
 )
 
 // Principal is an authenticated caller.
@@ -113,8 +114,9 @@ type Credentials interface {
 }
 
 // ErrUnknownAccessKey is wrapped by Credentials errors for an access key
-// that does not exist or is inactive.
-var ErrUnknownAccessKey = errors.New("edge: unknown access key")
+// that does not exist or is inactive. It is sigv4's, which the key store
+// (internal/iam/users) re-exports.
+var ErrUnknownAccessKey = sigv4.ErrUnknownAccessKey
 
 // Protocol is an AWS wire protocol; it decides how errors are rendered.
 type Protocol int

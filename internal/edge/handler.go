@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/shelf-efs/shelf/internal/audit"
+	"github.com/shelf-efs/shelf/internal/sigv4"
 )
 
 // knownServices are the signing names whose protocol and API version the
@@ -62,7 +63,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	r = r.WithContext(ctx)
 
-	a, authErr := parseAuth(r)
+	a, authErr := sigv4.ParseAuthorization(r)
 	svc := s.service(a.Service)
 	proto := protocolFor(a.Service, svc, r)
 	log := s.log.With("req_id", reqID)
@@ -121,13 +122,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	buf := newBufferedResponse()
 	buf.Header().Set(HeaderRequestID, reqID)
 	var out Outcome
-	switch err := verifyAuth(r, body, a, secret, now); {
+	err = sigv4.Verify(r, body, a, secret, now)
+	if err == nil {
+		regions := []string{s.deps.Region}
+		if globalServices[a.Service] {
+			regions = append(regions, "us-east-1")
+		}
+		err = sigv4.CheckScope(a, regions...)
+	}
+	switch {
 	case err != nil:
 		f, msg := classifyAuthError(err)
 		out = s.fail(buf, r, body, call, svc, proto, edgeError(proto, f, msg))
-	case a.Region != s.deps.Region && !(globalServices[a.Service] && a.Region == "us-east-1"):
-		out = s.fail(buf, r, body, call, svc, proto, edgeError(proto, failBadSignature,
-			fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. This endpoint serves '%s'.", a.Region, s.deps.Region)))
 	default:
 		out = s.serve(buf, r, body, call, svc, proto, log)
 	}
@@ -249,16 +255,15 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // classifyAuthError maps a SigV4 parse or verification error to the edge
 // failure and the message to show (empty: the usual one).
 func classifyAuthError(err error) (failure, string) {
-	code, _, msg := authErrorCode(err)
-	switch code {
-	case "MissingAuthenticationTokenException", "MissingAuthenticationToken":
+	_, _, msg := sigv4.ErrorCode(err)
+	switch {
+	case errors.Is(err, sigv4.ErrMissingAuthentication):
 		return failMissingAuth, ""
-	case "IncompleteSignatureException", "IncompleteSignature":
+	case errors.Is(err, sigv4.ErrIncompleteSignature):
 		return failIncompleteSignature, msg
-	case "UnrecognizedClientException", "InvalidClientTokenId":
+	case errors.Is(err, sigv4.ErrUnknownAccessKey):
 		return failUnknownKey, ""
-	}
-	if strings.HasPrefix(msg, "Signature expired") || strings.HasPrefix(msg, "Signature not yet current") {
+	case errors.Is(err, sigv4.ErrSignatureExpired):
 		return failExpired, msg
 	}
 	return failBadSignature, msg
