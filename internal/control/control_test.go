@@ -88,7 +88,7 @@ func requireCode(t testing.TB, err error, c control.Code) {
 }
 
 func f64(v float64) *float64 { return &v }
-func yes() *bool            { b := true; return &b }
+func yes() *bool             { b := true; return &b }
 
 func TestCreateFileSystemRules(t *testing.T) {
 	e := newEnv(t)
