@@ -277,7 +277,9 @@ func (s *Service) describeSubnets(c *call) (any, *apiError) {
 		byID[sn.ID] = true
 	}
 	want, e := idSet(ids, "subnet-", "InvalidSubnetID.Malformed", func(id string) bool { return byID[id] },
-		func(id string) *apiError { return errf("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id) })
+		func(id string) *apiError {
+			return errf("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
+		})
 	if e != nil {
 		return nil, e
 	}
@@ -452,7 +454,9 @@ func (s *Service) describeSecurityGroups(c *call) (any, *apiError) {
 		byID[g.ID] = true
 	}
 	wantIDs, e := idSet(ids, "sg-", "InvalidGroupId.Malformed", func(id string) bool { return byID[id] },
-		func(id string) *apiError { return errf("InvalidGroup.NotFound", "The security group '%s' does not exist", id) })
+		func(id string) *apiError {
+			return errf("InvalidGroup.NotFound", "The security group '%s' does not exist", id)
+		})
 	if e != nil {
 		return nil, e
 	}

@@ -116,7 +116,7 @@ func (s *Service) rules(c *call, groups func() ([]control.SecurityGroup, *apiErr
 		return nil, nil, errf("InvalidParameterValue", "At most %d permissions may be given in one call.", maxPermissions)
 	}
 	type perm struct {
-		proto, from, to string
+		proto, from, to  string
 		cidrs, cidrDescr []string
 		groupIDs, names  []string
 		groupDescr       []string
