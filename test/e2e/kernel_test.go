@@ -1,0 +1,438 @@
+// Package e2e tests the built shelfd with real clients, as users run it.
+//
+// TestKernelNFS mounts shelfd with the Linux kernel NFS client, in a VM
+// booted by the kernel-nfs harness, and runs testdata/kernel-workload.sh
+// there with NFSv4.1 and NFSv4.0. It runs only under `make e2e`
+// (SHELF_E2E=1): it needs root and the harness, which
+// scripts/kernel-nfs-setup installs. Settings (environment):
+//
+//	SHELF_E2E=1             run the end-to-end tests
+//	SHELF_E2E_FULL=1        the full workload: 20,000 directory entries, a
+//	                        256 MiB file, 256 MiB of fio (default: 2,000
+//	                        entries, no big file, 16 MiB of fio)
+//	SHELF_E2E_VERS          NFS versions to test (default "4.1 4.0")
+//	SHELF_E2E_SERVER        HOST:PORT of an NFS server to test instead of
+//	                        starting shelfd (e.g. ganesha, to check the
+//	                        workload itself)
+//	SHELF_E2E_OUT           keep the artifacts (console logs, dmesg,
+//	                        mountstats, shelfd.log) in this directory
+//	SHELF_E2E_TIMEOUT       seconds per VM run (default 1200)
+//	SHELF_E2E_RACE=1        build shelfd with the race detector
+//	SHELF_KNFS_RUN          the harness's run script (default: the first of
+//	                        ../shared/tools/kernel-nfs/run and
+//	                        scripts/kernel-nfs-run that exists)
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const fsID = "fs-0e2e0123456789abc"
+
+// workload sizes the guest workload.
+type workload struct {
+	nentries int
+	bigMiB   int
+	fioSize  string
+}
+
+func TestKernelNFS(t *testing.T) {
+	if os.Getenv("SHELF_E2E") == "" {
+		t.Skip("end-to-end tests run with `make e2e` (SHELF_E2E=1)")
+	}
+	root := repoRoot(t)
+	run := kernelHarness(t, root)
+	w := workload{nentries: 2000, fioSize: "16M"}
+	if os.Getenv("SHELF_E2E_FULL") != "" {
+		w = workload{nentries: 20000, bigMiB: 256, fioSize: "256M"}
+	}
+	work := os.Getenv("SHELF_E2E_OUT")
+	if work == "" {
+		work = t.TempDir()
+	} else {
+		require.NoError(t, os.MkdirAll(work, 0o755))
+		work, _ = filepath.Abs(work)
+	}
+	t.Logf("artifacts in %s", work)
+
+	tool := filepath.Join(work, "guesttool")
+	goBuild(t, root, "./test/e2e/guesttool", tool, "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+
+	var d *daemon
+	addr := os.Getenv("SHELF_E2E_SERVER")
+	if addr == "" {
+		bin := filepath.Join(work, "shelfd")
+		var flags []string
+		if os.Getenv("SHELF_E2E_RACE") != "" {
+			flags = append(flags, "-race")
+		}
+		goBuild(t, root, "./cmd/shelfd", bin, flags...)
+		d = startDaemon(t, bin, work)
+		addr = d.addr
+	}
+
+	versions := strings.Fields(os.Getenv("SHELF_E2E_VERS"))
+	if len(versions) == 0 {
+		versions = []string{"4.1", "4.0"}
+	}
+	var written []string // trees that exist on the server
+	for _, vers := range versions {
+		t.Run("nfs"+vers, func(t *testing.T) {
+			dir := "e2e-" + vers
+			in := filepath.Join(work, dir, "in")
+			require.NoError(t, os.MkdirAll(in, 0o755))
+			copyFile(t, tool, filepath.Join(in, "guesttool"), 0o755)
+
+			out := filepath.Join(work, dir, "write")
+			ok := t.Run("write", func(t *testing.T) {
+				kernelRun(t, d, run, addr, vers, in, out, w, "write", dir)
+			})
+			written = append(written, dir)
+			if !ok {
+				t.Fatal("write failed: not verifying")
+			}
+			for _, ext := range []string{"sums", "meta", "deep", "nentries"} {
+				copyFile(t, filepath.Join(out, dir+"."+ext), filepath.Join(in, dir+"."+ext), 0o644)
+			}
+			t.Run("verify after remount", func(t *testing.T) {
+				kernelRun(t, d, run, addr, vers, in, filepath.Join(work, dir, "verify"), w, "verify", dir)
+			})
+		})
+	}
+	if d == nil || len(written) == 0 || t.Failed() {
+		return
+	}
+	t.Run("restart", func(t *testing.T) {
+		d.restart(t)
+		vers := versions[0]
+		dir := "e2e-" + vers
+		in := filepath.Join(work, dir, "in")
+		kernelRun(t, d, run, addr, vers, in, filepath.Join(work, dir, "verify-restart"), w, "verify", dir)
+		kernelRun(t, d, run, addr, vers, in, filepath.Join(work, "remove"), w, "remove", strings.Join(written, " "))
+	})
+}
+
+// repoRoot is the module root (the test runs in test/e2e).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(root, "go.mod"))
+	require.NoError(t, err)
+	return root
+}
+
+// kernelHarness finds the harness's run script. Without one (or without
+// root, which it needs) the test fails in CI and is skipped elsewhere,
+// saying so.
+func kernelHarness(t *testing.T, root string) string {
+	t.Helper()
+	unavailable := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("kernel NFS end-to-end test cannot run in CI: %s", msg)
+		}
+		t.Skipf("kernel NFS end-to-end test skipped: %s", msg)
+	}
+	var run string
+	if p := os.Getenv("SHELF_KNFS_RUN"); p != "" {
+		run = p
+	} else {
+		for _, p := range []string{
+			filepath.Join(root, "..", "shared", "tools", "kernel-nfs", "run"),
+			filepath.Join(root, "scripts", "kernel-nfs-run"),
+		} {
+			if _, err := os.Stat(p); err == nil {
+				run = p
+				break
+			}
+		}
+	}
+	if run == "" {
+		unavailable("no kernel-nfs harness found (set SHELF_KNFS_RUN, or install one with sudo scripts/kernel-nfs-setup)")
+	}
+	if _, err := os.Stat(run); err != nil {
+		unavailable("kernel-nfs harness %s: %v", run, err)
+	}
+	if os.Geteuid() != 0 {
+		unavailable("the kernel-nfs harness needs root (qemu, network namespace); run `sudo make e2e`")
+	}
+	return run
+}
+
+// goBuild builds pkg into out.
+func goBuild(t *testing.T, root, pkg, out string, args ...string) {
+	t.Helper()
+	goCmd := os.Getenv("GO")
+	if goCmd == "" {
+		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(goCmd); err != nil {
+			goCmd = "go"
+		}
+	}
+	var env, flags []string
+	for _, a := range args {
+		if strings.Contains(a, "=") {
+			env = append(env, a)
+		} else {
+			flags = append(flags, a)
+		}
+	}
+	cmd := exec.Command(goCmd, append(append([]string{"build"}, flags...), "-o", out, pkg)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build %s:\n%s", pkg, b)
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(to, b, mode))
+}
+
+// daemon is a running shelfd serving fsID on one static NFS export.
+type daemon struct {
+	bin, dir, addr string
+	cmd            *exec.Cmd
+	exited         chan struct{}
+	log            *os.File
+}
+
+func startDaemon(t *testing.T, bin, work string) *daemon {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.1.10:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := fmt.Sprintf(`data_dir: %q
+log: {level: info, format: text}
+health: {listen: ""}
+api: {listen: "127.0.0.1:0"}
+storage: {min_free_bytes: 0}
+nfs:
+  exports:
+    - listen: %q
+      file_system_id: %s
+      create: true
+      encrypted: true
+`, filepath.Join(work, "data"), addr, fsID)
+	cfgPath := filepath.Join(work, "shelfd.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
+	logf, err := os.OpenFile(filepath.Join(work, "shelfd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	require.NoError(t, err)
+	d := &daemon{bin: bin, dir: work, addr: addr, log: logf}
+	t.Cleanup(func() {
+		d.stop(t)
+		logf.Close()
+		if errs := d.logLines(`level=ERROR`); len(errs) > 0 {
+			t.Errorf("shelfd logged errors:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+	d.start(t)
+	return d
+}
+
+func (d *daemon) start(t *testing.T) {
+	t.Helper()
+	d.cmd = exec.Command(d.bin, "--config", filepath.Join(d.dir, "shelfd.yaml"))
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	require.NoError(t, d.cmd.Start())
+	d.exited = make(chan struct{})
+	go func() {
+		_ = d.cmd.Wait()
+		close(d.exited)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", d.addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-d.exited:
+			t.Fatalf("shelfd exited at start-up (%v):\n%s", d.cmd.ProcessState, d.logTail(40))
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("shelfd does not accept NFS connections on %s after 60s:\n%s", d.addr, d.logTail(40))
+		}
+	}
+}
+
+// stop ends shelfd with SIGTERM (graceful), then SIGKILL after 30s.
+func (d *daemon) stop(t *testing.T) {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+		if !d.cmd.ProcessState.Success() {
+			t.Errorf("shelfd exited with %v after SIGTERM:\n%s", d.cmd.ProcessState, d.logTail(20))
+		}
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+		t.Errorf("shelfd did not stop within 30s of SIGTERM")
+	}
+}
+
+func (d *daemon) restart(t *testing.T) {
+	t.Helper()
+	d.stop(t)
+	d.start(t)
+}
+
+func (d *daemon) logLines(re string) []string {
+	b, _ := os.ReadFile(d.log.Name())
+	rx := regexp.MustCompile(re)
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if rx.MatchString(l) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+func (d *daemon) logTail(n int) string {
+	if d == nil {
+		return ""
+	}
+	b, _ := os.ReadFile(d.log.Name())
+	return "--- shelfd.log (last lines) ---\n" + tail(string(b), n)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+var (
+	// exitRE is the harness's result marker (guest-init prints it with a
+	// per-run nonce after unmounting).
+	exitRE = regexp.MustCompile(`KNFS-EXIT [0-9a-f]+ rc=(\d+) umount=(\w+)`)
+	failRE = regexp.MustCompile(`KNFS-FAIL [0-9a-f]+ stage=([a-z-]+) rc=(\d+)`)
+)
+
+// kernelRun boots the VM and runs one phase of the workload in the mount
+// of addr. It fails the test, with the guest's output, unless the phase
+// ran to the end with no failed check and the umount worked.
+func kernelRun(t *testing.T, d *daemon, run, addr, vers, in, out string, w workload, phase, dirs string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(out, 0o755))
+	timeout := 1200
+	if s := os.Getenv("SHELF_E2E_TIMEOUT"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err, "SHELF_E2E_TIMEOUT")
+		timeout = n
+	}
+	script, err := filepath.Abs(filepath.Join("testdata", "kernel-workload.sh"))
+	require.NoError(t, err)
+	args := []string{"--server", addr, "--vers", vers, "--in", in, "--out", out,
+		"--timeout", strconv.Itoa(timeout), "--with-fio",
+		"--env", "E2E_PHASE=" + phase, "--env", "E2E_DIR=" + dirs,
+		"--env", "E2E_NENTRIES=" + strconv.Itoa(w.nentries), "--env", "E2E_BIG_MIB=" + strconv.Itoa(w.bigMiB),
+		"--env", "E2E_FIO_SIZE=" + w.fioSize,
+		script}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout+120)*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, run, args...)
+	var output bytes.Buffer
+	logf, err := os.Create(filepath.Join(out, "run.log"))
+	require.NoError(t, err)
+	defer logf.Close()
+	sinks := []io.Writer{&output, logf}
+	if testing.Verbose() {
+		sinks = append(sinks, &linePrefixer{w: os.Stdout, prefix: "    [" + vers + " " + phase + "] "})
+	}
+	cmd.Stdout = io.MultiWriter(sinks...)
+	cmd.Stderr = cmd.Stdout
+	start := time.Now()
+	runErr := cmd.Run()
+	code := cmd.ProcessState.ExitCode()
+	t.Logf("%s %s: %s exited %d after %s", run, phase, vers, code, time.Since(start).Round(time.Second))
+
+	text := output.String()
+	var checks, failed []string
+	done := false
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimRight(l, "\r")
+		switch {
+		case strings.HasPrefix(l, "E2E-OK "):
+			checks = append(checks, l)
+		case strings.HasPrefix(l, "E2E-FAIL "):
+			failed = append(failed, l)
+		case strings.HasPrefix(l, "E2E-DONE "+phase+" "):
+			done = true
+		}
+	}
+	m := exitRE.FindAllStringSubmatch(text, -1)
+	switch {
+	case len(m) == 0:
+		why := "the VM gave no result"
+		if f := failRE.FindStringSubmatch(text); f != nil {
+			why = fmt.Sprintf("guest setup failed at stage %q (rc %s)", f[1], f[2])
+			if f[1] == "mount" {
+				why += ": the kernel could not mount " + addr
+			}
+		}
+		t.Fatalf("%s, harness exit %d (%v); output:\n%s\n%s", why, code, runErr, tail(text, 80), d.logTail(40))
+	case m[len(m)-1][1] != "0" || m[len(m)-1][2] != "ok" || !done || len(failed) > 0 || code != 0:
+		t.Fatalf("phase %s failed: guest rc=%s umount=%s, harness exit %d, completed=%v, %d checks passed, %d failed:\n%s\n--- output (last lines) ---\n%s\n%s",
+			phase, m[len(m)-1][1], m[len(m)-1][2], code, done, len(checks), len(failed),
+			strings.Join(failed, "\n"), tail(text, 60), d.logTail(40))
+	}
+	t.Logf("%s: %d checks passed", phase, len(checks))
+}
+
+// linePrefixer writes whole lines to w, each with prefix.
+type linePrefixer struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *linePrefixer) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, bytes.TrimRight(p.buf[:i], "\r"))
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
