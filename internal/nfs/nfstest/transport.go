@@ -1,0 +1,188 @@
+// Package nfstest is an NFSv4.1 and NFSv4.0 client over the go-xdr types for
+// fine-grained protocol tests: session and slot handling, reply-cache
+// replays, stateid rules, bad handles. It talks to nfs.Program.Serve
+// directly (Direct) or to any NFSv4 server over TCP (Dial). It checks
+// little itself: tests look at the replies.
+//
+// nfstest imports nfs/rpc for the request context; it must not import
+// engines (tests that need a file system build one in _test.go files).
+package nfstest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/buildbarn/go-xdr/pkg/protocols/rpcv2"
+
+	"github.com/shelf-efs/shelf/internal/nfs/rpc"
+)
+
+// Transport carries one call of program 100003 version 4.
+type Transport interface {
+	// Call runs procedure proc with the encoded arguments and returns the
+	// encoded results. A reply that is not SUCCESS is an *AcceptError.
+	Call(ctx context.Context, proc uint32, args []byte) ([]byte, error)
+}
+
+// AcceptError is an RPC reply whose accept status is not SUCCESS.
+type AcceptError struct{ Stat rpcv2.AcceptStat }
+
+func (e *AcceptError) Error() string { return fmt.Sprintf("nfstest: RPC accept status %d", e.Stat) }
+
+// ServeFunc is the signature of nfs.Program.Serve (a go-xdr
+// rpcserver.Service).
+type ServeFunc func(ctx context.Context, vers, proc uint32, args io.ReadCloser, newReturnValue func(size int) io.Writer) (rpcv2.AcceptedReplyData, error)
+
+// Direct calls a ServeFunc in process, with Conn and Cred in the request
+// context as the RPC layer would put them.
+type Direct struct {
+	Serve ServeFunc
+	Conn  rpc.Conn
+	Cred  rpc.Credentials
+	// Vers is the program version to call (4 when zero).
+	Vers uint32
+}
+
+// Call implements Transport.
+func (d *Direct) Call(ctx context.Context, proc uint32, args []byte) ([]byte, error) {
+	conn, cred := d.Conn, d.Cred
+	ctx = rpc.WithCredentials(rpc.WithConn(ctx, &conn), &cred)
+	vers := d.Vers
+	if vers == 0 {
+		vers = 4
+	}
+	var out *bytes.Buffer
+	rd, err := d.Serve(ctx, vers, proc, io.NopCloser(bytes.NewReader(args)), func(n int) io.Writer {
+		out = bytes.NewBuffer(make([]byte, 0, n))
+		return out
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rd.GetStat() != rpcv2.SUCCESS {
+		return nil, &AcceptError{Stat: rd.GetStat()}
+	}
+	if out == nil {
+		return nil, nil
+	}
+	return out.Bytes(), nil
+}
+
+// TCP is a Transport over an ONC RPC connection (RFC 5531 record marking)
+// with AUTH_SYS credentials. Calls are sent one at a time.
+type TCP struct {
+	Cred rpc.Credentials
+
+	mu   sync.Mutex
+	conn net.Conn
+	r    *bufio.Reader
+	xid  uint32
+}
+
+// Dial connects to an NFS server at addr ("host:port").
+func Dial(ctx context.Context, addr string, cred rpc.Credentials) (*TCP, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &TCP{Cred: cred, conn: conn, r: bufio.NewReader(conn), xid: 1}, nil
+}
+
+// Close closes the connection.
+func (t *TCP) Close() error { return t.conn.Close() }
+
+func authSys(c rpc.Credentials) rpcv2.OpaqueAuth {
+	if c.Flavor == rpc.AuthNone {
+		return rpcv2.OpaqueAuth{Flavor: rpcv2.AUTH_NONE}
+	}
+	p := rpcv2.AuthsysParms{Machinename: c.MachineName, Uid: c.UID, Gid: c.GID, Gids: c.GIDs}
+	var b bytes.Buffer
+	_, _ = p.WriteTo(&b)
+	return rpcv2.OpaqueAuth{Flavor: rpcv2.AUTH_SYS, Body: b.Bytes()}
+}
+
+// Call implements Transport.
+func (t *TCP) Call(ctx context.Context, proc uint32, args []byte) ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = t.conn.SetDeadline(dl)
+		defer t.conn.SetDeadline(time.Time{})
+	}
+	t.xid++
+	msg := rpcv2.RpcMsg{Xid: t.xid, Body: &rpcv2.RpcMsgBody_CALL{Cbody: rpcv2.CallBody{
+		Rpcvers: 2, Prog: 100003, Vers: 4, Proc: proc, Cred: authSys(t.Cred), Verf: rpcv2.OpaqueAuth{Flavor: rpcv2.AUTH_NONE}}}}
+	var b bytes.Buffer
+	b.Write([]byte{0, 0, 0, 0})
+	if _, err := msg.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	b.Write(args)
+	rec := b.Bytes()
+	binary.BigEndian.PutUint32(rec, uint32(len(rec)-4)|0x80000000)
+	if _, err := t.conn.Write(rec); err != nil {
+		return nil, err
+	}
+	for {
+		reply, err := t.readRecord()
+		if err != nil {
+			return nil, err
+		}
+		r := bytes.NewReader(reply)
+		var m rpcv2.RpcMsg
+		if _, err := m.ReadFrom(r); err != nil {
+			return nil, fmt.Errorf("nfstest: bad RPC reply: %w", err)
+		}
+		if m.Xid != t.xid {
+			continue
+		}
+		body, ok := m.Body.(*rpcv2.RpcMsgBody_REPLY)
+		if !ok {
+			return nil, errors.New("nfstest: RPC message is not a reply")
+		}
+		acc, ok := body.Rbody.(*rpcv2.ReplyBody_MSG_ACCEPTED)
+		if !ok {
+			return nil, errors.New("nfstest: RPC call denied")
+		}
+		if st := acc.Areply.ReplyData.GetStat(); st != rpcv2.SUCCESS {
+			return nil, &AcceptError{Stat: st}
+		}
+		rest, _ := io.ReadAll(r)
+		return rest, nil
+	}
+}
+
+// maxRecordBytes bounds a reply record.
+const maxRecordBytes = 8 << 20
+
+func (t *TCP) readRecord() ([]byte, error) {
+	var out []byte
+	for {
+		var hdr [4]byte
+		if _, err := io.ReadFull(t.r, hdr[:]); err != nil {
+			return nil, err
+		}
+		h := binary.BigEndian.Uint32(hdr[:])
+		n := int(h &^ 0x80000000)
+		if len(out)+n > maxRecordBytes {
+			return nil, errors.New("nfstest: reply record too large")
+		}
+		frag := make([]byte, n)
+		if _, err := io.ReadFull(t.r, frag); err != nil {
+			return nil, err
+		}
+		out = append(out, frag...)
+		if h&0x80000000 != 0 {
+			return out, nil
+		}
+	}
+}
