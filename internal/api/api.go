@@ -8,8 +8,8 @@
 // {"ErrorCode","Message"} body). It returns the audit outcome of every call.
 //
 // api only translates the wire to control calls; the rules live in
-// control. It imports control and edge and must not import fs, meta, kms or
-// any engine.
+// control. It imports control, edge and iam (names of condition keys) and
+// must not import fs, meta, kms or any engine.
 package api
 
 import (

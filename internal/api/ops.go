@@ -3,12 +3,16 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shelf-efs/shelf/internal/control"
 	"github.com/shelf-efs/shelf/internal/edge"
+	"github.com/shelf-efs/shelf/internal/iam"
 )
 
 // operations is the routing table: every operation of the model with its
@@ -68,6 +72,26 @@ func (s *Service) authorize(q *request, action, resource string, cond map[string
 }
 
 func conds() map[string][]string { return map[string][]string{} }
+
+// callConditions adds the global condition keys of a call to c, for
+// evaluations made here rather than by the Authorizer (the lockout safety
+// check).
+func callConditions(call *edge.Call, c map[string][]string) map[string][]string {
+	if call.SourceIP != "" {
+		host := call.SourceIP
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		c[iam.KeySourceIP] = []string{host}
+	}
+	c[iam.KeySecureTransport] = []string{strconv.FormatBool(call.Secure)}
+	if !call.Time.IsZero() {
+		c[iam.KeyCurrentTime] = []string{call.Time.UTC().Format(time.RFC3339)}
+		c[iam.KeyEpochTime] = []string{strconv.FormatInt(call.Time.Unix(), 10)}
+	}
+	c[iam.KeyPrincipalARN] = []string{call.Principal.ARN}
+	return c
+}
 
 func addRequestTags(c map[string][]string, tags []control.Tag) {
 	if len(tags) == 0 {
@@ -319,7 +343,9 @@ func (s *Service) putFileSystemPolicy(q *request) (int, any, error) {
 		return 0, nil, err
 	}
 	p, err := s.ctl.PutFileSystemPolicy(q.ctx, control.PutFileSystemPolicyInput{FileSystemID: res.ID, Policy: *in.Policy,
-		BypassLockoutSafetyCheck: deref(in.BypassPolicyLockoutSafetyCheck), PrincipalARN: q.call.Principal.ARN})
+		BypassLockoutSafetyCheck: deref(in.BypassPolicyLockoutSafetyCheck),
+		Caller:                   iam.Principal{ARN: q.call.Principal.ARN, Account: q.call.Principal.Account, IsRoot: q.call.Principal.IsRoot},
+		Conditions:               callConditions(q.call, s.resourceConds(q, res))})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -346,6 +346,14 @@ func TestSDKPolicies(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.DescribeFileSystemPolicy(ctx, &efs.DescribeFileSystemPolicyInput{FileSystemId: fsID})
 	requireAPIError[*types.PolicyNotFound](t, err)
+	// The lockout safety check.
+	lockout := `{"Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"elasticfilesystem:PutFileSystemPolicy","Resource":"*"}]}`
+	_, err = c.PutFileSystemPolicy(ctx, &efs.PutFileSystemPolicyInput{FileSystemId: fsID, Policy: aws.String(lockout)})
+	requireAPIError[*types.InvalidPolicyException](t, err)
+	_, err = c.DescribeFileSystemPolicy(ctx, &efs.DescribeFileSystemPolicyInput{FileSystemId: fsID})
+	requireAPIError[*types.PolicyNotFound](t, err)
+	_, err = c.PutFileSystemPolicy(ctx, &efs.PutFileSystemPolicyInput{FileSystemId: fsID, Policy: aws.String(lockout), BypassPolicyLockoutSafetyCheck: true})
+	require.NoError(t, err)
 	_, err = c.DeleteFileSystemPolicy(ctx, &efs.DeleteFileSystemPolicyInput{FileSystemId: aws.String("fs-0123456789abcdef0")})
 	requireAPIError[*types.FileSystemNotFound](t, err)
 }

@@ -13,7 +13,8 @@
 // and SubscribeMountTargets.
 //
 // control imports meta, fs (to create and delete file-system contents), kms
-// (key metadata) and clock. It must not import api, edge, nfs or any engine.
+// (key metadata), iam (the policy language of file-system policies) and
+// clock. It must not import api, edge, nfs or any engine.
 package control
 
 import (
@@ -69,19 +70,6 @@ type Keys interface {
 	ManagedKey(ctx context.Context) (kms.KeyMetadata, error)
 }
 
-// PolicyChecker validates file-system policies with the IAM policy
-// language (internal/iam provides one). Without one, the Service checks
-// only that a policy is a JSON object with a Statement (see checkPolicy).
-type PolicyChecker interface {
-	// Check parses policy as a resource policy. Its error message is shown
-	// to the client, so it must not carry anything but the policy's faults.
-	Check(policy string) error
-	// LocksOut reports whether policy would deny principalARN the action
-	// elasticfilesystem:PutFileSystemPolicy on the file system fsARN (the
-	// lockout safety check).
-	LocksOut(policy, principalARN, fsARN string) (bool, error)
-}
-
 // Config is the configuration of the control plane.
 type Config struct {
 	// Account is the 12-digit account ID that owns every resource.
@@ -117,8 +105,6 @@ type Options struct {
 	Clock  clock.Clock
 	Random io.Reader // for IDs; crypto/rand when nil
 	Logger *slog.Logger
-	// Policies validates file-system policies; nil: JSON checks only.
-	Policies PolicyChecker
 }
 
 // Service is the control plane of one account in one region. All methods
@@ -131,7 +117,6 @@ type Service struct {
 	clock clock.Clock
 	rand  io.Reader
 	log   *slog.Logger
-	pol   PolicyChecker
 
 	net *network // immutable after New
 
@@ -175,7 +160,7 @@ func New(ctx context.Context, store meta.Store, vols Volumes, keys Keys, cfg Con
 		return nil, err
 	}
 	s := &Service{meta: store, vols: vols, keys: keys, cfg: cfg, clock: opts.Clock, rand: opts.Random,
-		log: opts.Logger, pol: opts.Policies, net: n}
+		log: opts.Logger, net: n}
 	s.subs.fns = map[int]func(MountTargetEvent){}
 	if err := s.ensureDefaultGroups(ctx); err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/shelf-efs/shelf/internal/control"
 	"github.com/shelf-efs/shelf/internal/data"
 	"github.com/shelf-efs/shelf/internal/fs"
+	"github.com/shelf-efs/shelf/internal/iam"
 	"github.com/shelf-efs/shelf/internal/kms"
 	"github.com/shelf-efs/shelf/internal/meta"
 	"github.com/shelf-efs/shelf/internal/meta/pebblemeta"
@@ -513,20 +514,31 @@ func TestPolicies(t *testing.T) {
 	_, err := e.ctl.DescribeFileSystemPolicy(ctx, d.ID)
 	requireCode(t, err, control.PolicyNotFound)
 	good := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"elasticfilesystem:ClientMount"}]}`
+	root := iam.Principal{ARN: "arn:aws:iam::123456789012:root", IsRoot: true}
+	alice := iam.Principal{ARN: "arn:aws:iam::123456789012:user/alice"}
+	denyPut := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"elasticfilesystem:PutFileSystemPolicy","Resource":"*"},` +
+		`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"elasticfilesystem:ClientMount"}]}`
 	for _, tc := range []struct {
 		name, policy string
+		caller       iam.Principal
+		bypass       bool
 		code         control.Code
 	}{
-		{"not json", "{", control.InvalidPolicyException},
-		{"not object", `[1]`, control.InvalidPolicyException},
-		{"no statement", `{"Version":"2012-10-17"}`, control.InvalidPolicyException},
-		{"bad effect", `{"Statement":{"Effect":"Maybe"}}`, control.InvalidPolicyException},
-		{"trailing", good + "x", control.InvalidPolicyException},
-		{"too long", `{"Statement":{"Effect":"Allow","Sid":"` + strings.Repeat("é", 20000) + `"}}`, control.ValidationException},
-		{"good", good, 0},
+		{name: "not json", policy: "{", code: control.InvalidPolicyException},
+		{name: "not object", policy: `[1]`, code: control.InvalidPolicyException},
+		{name: "no statement", policy: `{"Version":"2012-10-17"}`, code: control.InvalidPolicyException},
+		{name: "bad effect", policy: `{"Statement":{"Effect":"Maybe"}}`, code: control.InvalidPolicyException},
+		{name: "no principal", policy: `{"Statement":{"Effect":"Allow","Action":"elasticfilesystem:ClientMount"}}`, code: control.InvalidPolicyException},
+		{name: "trailing", policy: good + "x", code: control.InvalidPolicyException},
+		{name: "too long", policy: `{"Statement":{"Effect":"Allow","Sid":"` + strings.Repeat("é", 20000) + `"}}`, code: control.ValidationException},
+		{name: "locks the caller out", policy: denyPut, caller: alice, code: control.InvalidPolicyException},
+		{name: "bypass", policy: denyPut, caller: alice, bypass: true},
+		{name: "does not lock root out", policy: denyPut, caller: root},
+		{name: "good", policy: good, caller: alice},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.ctl.PutFileSystemPolicy(ctx, control.PutFileSystemPolicyInput{FileSystemID: d.ID, Policy: tc.policy})
+			_, err := e.ctl.PutFileSystemPolicy(ctx, control.PutFileSystemPolicyInput{FileSystemID: d.ID, Policy: tc.policy,
+				Caller: tc.caller, BypassLockoutSafetyCheck: tc.bypass})
 			if tc.code != 0 {
 				requireCode(t, err, tc.code)
 				return

@@ -2,12 +2,11 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/shelf-efs/shelf/internal/iam"
 	"github.com/shelf-efs/shelf/internal/meta"
 )
 
@@ -18,83 +17,55 @@ type PutFileSystemPolicyInput struct {
 	// BypassLockoutSafetyCheck skips the check that the policy leaves the
 	// caller able to change it again.
 	BypassLockoutSafetyCheck bool
-	// PrincipalARN is the caller, for the lockout safety check.
-	PrincipalARN string
+	// Caller and Conditions are the principal making the request and its
+	// request context, for the lockout safety check (no check when
+	// Caller.ARN is empty).
+	Caller     iam.Principal
+	Conditions map[string][]string
 }
 
-// checkPolicy validates a file-system policy. With a PolicyChecker (the
-// IAM policy engine) the full policy language is checked; without one, the
-// policy must be a JSON object whose Statement is an object or a non-empty
-// array of objects, each with Effect Allow or Deny.
-//
-// INTEGRATION POINT (internal/iam): server wires iam's checker through
-// Options.Policies; until then only the JSON shape is checked here.
-func (s *Service) checkPolicy(policy string) error {
-	if strings.TrimSpace(policy) == "" {
-		return errorf(InvalidPolicyException, "The policy is empty.")
-	}
+// checkPolicy parses a file-system policy with the IAM policy language
+// (internal/iam) as a resource policy of at most 20,000 characters.
+func checkPolicy(policy string) (*iam.Policy, error) {
 	if utf8.RuneCountInString(policy) > MaxPolicyChars {
-		return errorf(ValidationException, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", MaxPolicyChars)
+		return nil, errorf(ValidationException, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", MaxPolicyChars)
 	}
-	if !utf8.ValidString(policy) {
-		return errorf(InvalidPolicyException, "The policy is not valid UTF-8.")
-	}
-	if s.pol != nil {
-		if err := s.pol.Check(policy); err != nil {
-			return &Error{Code: InvalidPolicyException, Message: "The policy is not valid: " + err.Error()}
+	p, err := iam.ParseWith([]byte(policy), iam.FileSystemPolicyOptions)
+	if err != nil {
+		var pe *iam.PolicyError
+		if errors.As(err, &pe) {
+			return nil, &Error{Code: InvalidPolicyException, Message: pe.Message(), Err: err}
 		}
-		return nil
+		return nil, &Error{Code: InvalidPolicyException, Message: "The policy is not valid.", Err: err}
 	}
-	dec := json.NewDecoder(strings.NewReader(policy))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return errorf(InvalidPolicyException, "The policy is not a valid JSON object.")
-	}
-	if dec.More() {
-		return errorf(InvalidPolicyException, "The policy has data after its JSON object.")
-	}
-	var stmts []any
-	switch st := doc["Statement"].(type) {
-	case map[string]any:
-		stmts = []any{st}
-	case []any:
-		stmts = st
-	}
-	if len(stmts) == 0 {
-		return errorf(InvalidPolicyException, "The policy must have a Statement.")
-	}
-	for _, st := range stmts {
-		m, ok := st.(map[string]any)
-		if !ok {
-			return errorf(InvalidPolicyException, "Every statement must be a JSON object.")
-		}
-		if e, _ := m["Effect"].(string); e != "Allow" && e != "Deny" {
-			return errorf(InvalidPolicyException, "Every statement needs an Effect of Allow or Deny.")
-		}
-	}
-	return nil
+	return p, nil
 }
 
 // PutFileSystemPolicy sets the explicit policy of a file system. An invalid
 // policy fails with InvalidPolicyException and is never stored; so does a
 // policy that would lock the caller out of PutFileSystemPolicy, unless
 // BypassLockoutSafetyCheck.
+//
+// The lockout check: API calls are authorized with the caller's identity
+// policies (or the root's bypass), which let this caller make this call;
+// the same request made later is then refused only if the new policy
+// explicitly denies it, so the check evaluates the policy for
+// elasticfilesystem:PutFileSystemPolicy by the caller on this file system
+// with the call's context keys (iam.LocksOut with the identity policies
+// taken as allowing).
 func (s *Service) PutFileSystemPolicy(ctx context.Context, in PutFileSystemPolicyInput) (string, error) {
 	id, err := s.fsID(in.FileSystemID)
 	if err != nil {
 		return "", err
 	}
-	if err := s.checkPolicy(in.Policy); err != nil {
+	pol, err := checkPolicy(in.Policy)
+	if err != nil {
 		return "", err
 	}
-	if !in.BypassLockoutSafetyCheck && s.pol != nil && in.PrincipalARN != "" {
-		locked, err := s.pol.LocksOut(in.Policy, in.PrincipalARN, s.FileSystemARN(id))
-		if err != nil {
-			return "", &Error{Code: InvalidPolicyException, Message: "The policy is not valid: " + err.Error()}
-		}
-		if locked {
-			return "", errorf(InvalidPolicyException, "The policy would prevent you from making future PutFileSystemPolicy requests on this file system. Set BypassPolicyLockoutSafetyCheck to true to apply it anyway.")
+	if !in.BypassLockoutSafetyCheck && in.Caller.ARN != "" {
+		req := iam.Request{Principal: in.Caller, Action: iam.ActionPutFileSystemPolicy, Resource: s.FileSystemARN(id), Conditions: in.Conditions}
+		if pol.Evaluate(req) == iam.ExplicitDeny {
+			return "", errorf(InvalidPolicyException, "The policy would prevent you from making future PutFileSystemPolicy requests on this file system; set BypassPolicyLockoutSafetyCheck to apply it anyway.")
 		}
 	}
 	_, err = s.updateFS(ctx, id, "put file system policy", func(t meta.Txn, rec *fsRecord) error {
