@@ -1,15 +1,20 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
 
+	"github.com/shelf-efs/shelf/internal/clock"
 	"github.com/shelf-efs/shelf/internal/config"
 	"github.com/shelf-efs/shelf/internal/fs"
+	"github.com/shelf-efs/shelf/internal/meta"
+	"github.com/shelf-efs/shelf/internal/nfs"
 	"github.com/shelf-efs/shelf/internal/nfs/rpc"
 )
 
@@ -201,7 +206,15 @@ func (n *NFSFrontEnd) Close() error {
 // addNFSFrontEnd creates the NFS component with the static exports of the
 // configuration bound, creating their file systems when asked to.
 func (s *Server) addNFSFrontEnd(ctx context.Context) error {
-	n := newNFSFrontEnd(s.nfsPrograms(), rpc.Options{}, s.log.With("component", "nfs"))
+	programs, err := s.nfsPrograms(ctx)
+	if err != nil {
+		return err
+	}
+	// Room for the largest COMPOUND the program accepts, plus the RPC
+	// header (at most two 400-byte opaque_auth and 24 bytes) and record
+	// marks.
+	opts := rpc.Options{MaxRecordBytes: nfs.MaxRequestBytes + 4<<10}
+	n := newNFSFrontEnd(programs, opts, s.log.With("component", "nfs"))
 	s.nfs = n
 	s.components = append(s.components, n)
 	for _, e := range s.cfg.NFS.Exports {
@@ -242,12 +255,85 @@ func (s *Server) prepareExport(ctx context.Context, e config.NFSExport) error {
 	return nil
 }
 
-// nfsPrograms returns the RPC programs of the NFS listeners: NFS version 4
-// (program 100003). The seam for internal/nfs: until its program is wired
-// here, NFSv4 answers NULL (the kernel's first call) and PROC_UNAVAIL for
-// COMPOUND, so mounts fail cleanly.
-func (s *Server) nfsPrograms() map[uint32]rpc.Program {
-	return map[uint32]rpc.Program{
-		rpc.ProgramNFS: rpc.Versions(rpc.NFSVersion, rpc.NFSVersion, nil),
+// nfsPrograms returns the RPC programs of the NFS listeners: the NFS
+// program (100003, version 4) over the file-system service.
+func (s *Server) nfsPrograms(ctx context.Context) (map[uint32]rpc.Program, error) {
+	key, err := s.nfsHandleKey(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer clear(key)
+	p := nfs.NewProgram(s.fs, nfs.Options{
+		Clock:     clock.System,
+		Logger:    s.log.With("component", "nfs"),
+		HandleKey: key,
+		Meta:      s.meta,
+	})
+	return map[uint32]rpc.Program{rpc.ProgramNFS: p.Serve}, nil
+}
+
+// nfsHandleKeyRecord holds the MAC key of NFS file handles, sealed by the
+// KMS under the root key (kms.SealSecret, purpose nfsHandleKeyPurpose). It
+// is made once per store, so that file handles survive restarts.
+var nfsHandleKeyRecord = meta.SystemKey("nfs-handle-key")
+
+const (
+	nfsHandleKeyPurpose = "nfs-handle-key"
+	nfsHandleKeyBytes   = 32
+)
+
+// nfsHandleKey returns the store's file-handle key, making it on first use.
+func (s *Server) nfsHandleKey(ctx context.Context) ([]byte, error) {
+	read := func() ([]byte, error) {
+		var sealed []byte
+		err := s.meta.View(ctx, func(r meta.Reader) error {
+			b, err := r.Get(nfsHandleKeyRecord)
+			if errors.Is(err, meta.ErrNotFound) {
+				return nil
+			}
+			sealed = bytes.Clone(b)
+			return err
+		})
+		return sealed, err
+	}
+	sealed, err := read()
+	if err != nil {
+		return nil, fmt.Errorf("server: nfs handle key: %w", err)
+	}
+	if sealed == nil {
+		key := make([]byte, nfsHandleKeyBytes)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("server: nfs handle key: %w", err)
+		}
+		fresh, err := s.kms.SealSecret(ctx, nfsHandleKeyPurpose, key)
+		clear(key)
+		if err != nil {
+			return nil, fmt.Errorf("server: nfs handle key: %w", err)
+		}
+		// Keep the first key stored if another process made one too.
+		err = s.meta.Update(ctx, func(txn meta.Txn) error {
+			b, err := txn.Get(nfsHandleKeyRecord)
+			switch {
+			case err == nil:
+				sealed = bytes.Clone(b)
+				return nil
+			case !errors.Is(err, meta.ErrNotFound):
+				return err
+			}
+			sealed = fresh
+			return txn.Set(nfsHandleKeyRecord, fresh)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("server: nfs handle key: %w", err)
+		}
+	}
+	key, err := s.kms.OpenSecret(ctx, nfsHandleKeyPurpose, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("server: nfs handle key: %w", err)
+	}
+	if len(key) != nfsHandleKeyBytes {
+		clear(key)
+		return nil, fmt.Errorf("server: nfs handle key: stored key has %d bytes", len(key))
+	}
+	return key, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shelf-efs/shelf/internal/config"
+	"github.com/shelf-efs/shelf/internal/nfs/nfstest"
 	"github.com/shelf-efs/shelf/internal/nfs/rpc"
 )
 
@@ -154,4 +155,42 @@ func TestNFSCloseWithoutRun(t *testing.T) {
 	ln, err := net.Listen("tcp", addr.String())
 	require.NoError(t, err, "the address is free again")
 	ln.Close()
+}
+
+// TestNFSProgramServesAndHandlesSurviveRestart mounts the static export
+// with the nfstest client, then restarts the server over the same data
+// directory: the root's file handle still works (the handle key is kept,
+// sealed, in the store).
+func TestNFSProgramServesAndHandlesSurviveRestart(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.NFS.Exports = []config.NFSExport{{Listen: "127.0.0.1:0", FileSystemID: "fs-0123456789abcdef0", Create: true}}
+	ctx := context.Background()
+
+	rootFH := func(s *Server) []byte {
+		runCtx, cancel := context.WithCancel(ctx)
+		ran := make(chan error, 1)
+		go func() { ran <- s.Run(runCtx) }()
+		defer func() {
+			cancel()
+			require.NoError(t, <-ran)
+		}()
+		tr, err := nfstest.Dial(ctx, s.NFS().Addr("static:127.0.0.1:0").String(), rpc.Credentials{Flavor: rpc.AuthSys})
+		require.NoError(t, err)
+		defer tr.Close()
+		c := nfstest.New(tr, 1, "server test")
+		require.NoError(t, c.Mount(ctx))
+		res, err := c.Do(ctx, nfstest.PutRootFH(), nfstest.GetFH())
+		require.NoError(t, nfstest.Check(res, err))
+		fh := nfstest.FH(res)
+		require.NotEmpty(t, fh)
+		return fh
+	}
+	s1, err := New(ctx, cfg, nil)
+	require.NoError(t, err)
+	fh1 := rootFH(s1)
+	require.NoError(t, s1.Close())
+
+	s2 := newServer(t, cfg)
+	fh2 := rootFH(s2)
+	require.Equal(t, fh1, fh2, "the root's handle is the same after a restart")
 }
