@@ -206,7 +206,9 @@ func (c *compound) opGetAttr(a *nfsv4.Getattr4args) nfsv4.Getattr4res {
 }
 
 func (c *compound) opSetAttr(a *nfsv4.Setattr4args) nfsv4.Setattr4res {
-	fail := func(st nfsv4.Nfsstat4) nfsv4.Setattr4res { return nfsv4.Setattr4res{Status: st, Attrsset: nfsv4.Bitmap4{}} }
+	fail := func(st nfsv4.Nfsstat4) nfsv4.Setattr4res {
+		return nfsv4.Setattr4res{Status: st, Attrsset: nfsv4.Bitmap4{}}
+	}
 	fh, f, st := c.current()
 	if st != nfsv4.NFS4_OK {
 		return fail(st)

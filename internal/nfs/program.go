@@ -171,7 +171,9 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-func (p *Program) leaseSeconds() uint32 { return uint32((p.opts.LeaseTime + time.Second - 1) / time.Second) }
+func (p *Program) leaseSeconds() uint32 {
+	return uint32((p.opts.LeaseTime + time.Second - 1) / time.Second)
+}
 
 // Serve handles one call of program 100003 (go-xdr rpcserver.Service): the
 // NULL procedure and COMPOUND. It reads and closes args before doing any
@@ -352,10 +354,23 @@ func (p *Program) compound(ctx context.Context, body []byte) (reply []byte, ok b
 		} else {
 			reply = c.run41(ops, res, len(body))
 		}
+		if p.log.Enabled(ctx, slog.LevelDebug) {
+			p.logCompound(ctx, c, ops, res)
+		}
 		p.flushForgotten(ctx)
 		return reply, true
 	}
 	return encodeReply(res), true
+}
+
+// logCompound logs a COMPOUND at debug level: its operations and status.
+func (p *Program) logCompound(ctx context.Context, c *compound, ops []decodedOp, res *nfsv4.Compound4res) {
+	names := make([]string, len(ops))
+	for i, op := range ops {
+		names[i] = strings.TrimPrefix(nfsv4.NfsOpnum4_name[op.code], "OP_")
+	}
+	p.log.Debug("nfs compound", "fs_id", c.fsID, "minor", c.minor, "ops", strings.Join(names, ","),
+		"status", nfsv4.Nfsstat4_name[res.Status], "results", len(res.Resarray))
 }
 
 func encodeReply(res *nfsv4.Compound4res) []byte {
@@ -468,9 +483,6 @@ func (c *compound) exec(op decodedOp) (r nfsv4.NfsResop4, st nfsv4.Nfsstat4) {
 		return errorResult(op.code, nfsv4.NFS4ERR_DELAY), nfsv4.NFS4ERR_DELAY
 	}
 	r, st = c.dispatch(op.arg)
-	if st != nfsv4.NFS4_OK && c.p.log.Enabled(c.ctx, slog.LevelDebug) {
-		c.p.log.Debug("nfs op failed", "fs_id", c.fsID, "op", nfsv4.NfsOpnum4_name[op.code], "status", nfsv4.Nfsstat4_name[st])
-	}
 	return r, st
 }
 

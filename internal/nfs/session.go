@@ -184,7 +184,9 @@ func (c *compound) opExchangeID(a *nfsv4.ExchangeId4args) nfsv4.ExchangeId4res {
 }
 
 func (c *compound) opCreateSession(a *nfsv4.CreateSession4args) nfsv4.CreateSession4res {
-	fail := func(st nfsv4.Nfsstat4) nfsv4.CreateSession4res { return &nfsv4.CreateSession4res_default{CsrStatus: st} }
+	fail := func(st nfsv4.Nfsstat4) nfsv4.CreateSession4res {
+		return &nfsv4.CreateSession4res_default{CsrStatus: st}
+	}
 	p := c.p
 	for attempt := 0; ; attempt++ {
 		now := p.lock()

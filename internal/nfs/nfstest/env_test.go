@@ -39,15 +39,20 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvClock(t, clock.NewFake(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)))
+}
+
+func newEnvClock(t *testing.T, ck clock.Clock) *env {
+	t.Helper()
 	m, err := pebblemeta.Open("", pebblemeta.Options{FS: vfs.NewMem()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
-	ck := clock.NewFake(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))
 	svc := fs.New(m, data.New(memblob.New(), data.Options{}), nil, fs.Options{Clock: ck, NoBackground: true})
 	t.Cleanup(func() { _ = svc.Close() })
 	_, err = svc.CreateFileSystem(ctx, testFS, fs.CreateOptions{})
 	require.NoError(t, err)
-	e := &env{t: t, meta: m, svc: svc, clock: ck}
+	e := &env{t: t, meta: m, svc: svc}
+	e.clock, _ = ck.(*clock.Fake)
 	e.opts = nfs.Options{Clock: ck, HandleKey: []byte("0123456789abcdef0123456789abcdef"), Meta: m,
 		LeaseTime: 90 * time.Second}
 	e.prog = nfs.NewProgram(svc, e.opts)
