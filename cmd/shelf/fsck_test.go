@@ -19,6 +19,7 @@ func TestFsck(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Health.Listen = "127.0.0.1:0"
+	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Storage.MinFreeBytes = 0
 	srv, err := server.New(ctx, cfg, nil)
 	require.NoError(t, err)

@@ -77,8 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		fmt.Fprintln(stderr, "shelfd:", oneLine(err))
 		return exitFailed
 	}
-	log.Info("storage core ready; the EFS API and the NFS front ends are not served yet (later releases)",
-		"data_dir", srv.DataDir(), "api_listen", cfg.API.Listen, "nfs_port", cfg.NFS.Port)
+	log.Info("shelfd ready", "data_dir", srv.DataDir(), "api_url", srv.APIURL(),
+		"root_credentials", srv.RootCredentialsPath(), "nfs_port", cfg.NFS.Port)
 
 	runErr := srv.Run(ctx)
 	closeErr := srv.Close()

@@ -132,13 +132,14 @@ func TestMain(m *testing.M) {
 }
 
 // writeConfig writes a configuration for a temporary data directory with
-// JSON logs and the health endpoint on a free loopback port.
+// JSON logs and the health endpoint and the API on free loopback ports.
 func writeConfig(t *testing.T, dataDir string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "shelf.yaml")
 	cfg := "data_dir: " + dataDir + "\n" +
 		"log: {format: json, level: info}\n" +
 		"health: {listen: \"127.0.0.1:0\"}\n" +
+		"api: {listen: \"127.0.0.1:0\"}\n" +
 		"storage: {min_free_bytes: 0}\n"
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 	return path

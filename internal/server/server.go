@@ -1,8 +1,8 @@
 // Package server is the composition root of shelfd: it opens the data
 // directory, the root key, the storage engines, the KMS, the data store and
 // the file-system service, wires them together, and runs the long-lived
-// components (the health endpoint today; the EFS API and the NFS mount-target
-// listeners later) until its context is cancelled.
+// components (the health endpoint, the HTTP edge serving the AWS-style APIs,
+// the NFS mount-target listeners) until its context is cancelled.
 //
 // server is the ONLY package that imports storage engines
 // (internal/meta/pebblemeta, internal/blob/diskblob, later sqlmeta and
@@ -16,6 +16,8 @@
 //	    root.key          root key (unless root_key_file says otherwise), mode 0600
 //	    meta/             metadata store (Pebble)
 //	    blobs/            blob store (pack files)
+//	    root-credentials  an access key of the account root, AWS credentials-file format, mode 0600
+//	    tls/              the API's self-signed certificate (api.tls.self_signed only)
 //
 // A data directory whose meta/ or blobs/ is not empty holds a store. For a
 // store, the root key file must exist: shelfd never creates a new root key
@@ -39,8 +41,11 @@ import (
 	"github.com/shelf-efs/shelf/internal/blob"
 	"github.com/shelf-efs/shelf/internal/clock"
 	"github.com/shelf-efs/shelf/internal/config"
+	"github.com/shelf-efs/shelf/internal/control"
 	"github.com/shelf-efs/shelf/internal/data"
+	"github.com/shelf-efs/shelf/internal/edge"
 	"github.com/shelf-efs/shelf/internal/fs"
+	"github.com/shelf-efs/shelf/internal/iam/users"
 	"github.com/shelf-efs/shelf/internal/kms"
 	"github.com/shelf-efs/shelf/internal/meta"
 )
@@ -76,6 +81,10 @@ type Server struct {
 
 	health *healthEndpoint // nil when disabled
 	nfs    *NFSFrontEnd    // nil offline
+	// control, users and edge are the API front end (api.go); nil offline.
+	control *control.Service
+	users   *users.Store
+	edge    *edge.Server
 	// components are run by Run, in order, and closed by Close in reverse
 	// order. Front ends are added here by New (see addFrontEnds).
 	components []component
@@ -230,15 +239,20 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, offline bool
 // addFrontEnds is where the front ends join the server, as components
 // constructed from their config sub-structs over the services above:
 //
-//   - the EFS control-plane API (internal/api over internal/control), an
-//     HTTP server on cfg.API.Listen;
+//   - the HTTP edge on cfg.API.Listen (api.go): the EFS control-plane API
+//     (internal/api over internal/control), the IAM query API
+//     (internal/iam/users) and the EC2 network API (internal/ec2api);
 //   - the NFS mount-target listeners (internal/nfs over internal/fs), one
 //     per mount target address, on cfg.NFS.Port, plus the static exports
 //     of cfg.NFS.Exports (nfs.go).
 //
 // Each binds its listeners in its constructor (so that New fails early on
-// an address in use) and serves in Run. The API does not exist yet.
+// an address in use) and serves in Run. The API comes first: it opens the
+// control plane, whose mount targets the NFS listeners follow.
 func (s *Server) addFrontEnds(ctx context.Context) error {
+	if err := s.addAPIFrontEnd(ctx); err != nil {
+		return err
+	}
 	return s.addNFSFrontEnd(ctx)
 }
 
@@ -330,6 +344,26 @@ func (s *Server) Data() *data.Store { return s.data }
 
 // NFS is the NFS front end (its listeners), or nil for an offline server.
 func (s *Server) NFS() *NFSFrontEnd { return s.nfs }
+
+// Control is the control plane (nil for an offline server).
+func (s *Server) Control() *control.Service { return s.control }
+
+// Users is the IAM user store (nil for an offline server).
+func (s *Server) Users() *users.Store { return s.users }
+
+// APIURL is the endpoint URL of the HTTP edge (http://127.0.0.1:8049 or
+// https://…), or "" for an offline server.
+func (s *Server) APIURL() string {
+	if s.edge == nil {
+		return ""
+	}
+	return s.edge.URL()
+}
+
+// RootCredentialsPath is <data-dir>/root-credentials.
+func (s *Server) RootCredentialsPath() string {
+	return filepath.Join(s.dataDir, RootCredentialsFileName)
+}
 
 // HealthAddr is the address the health endpoint listens on, or nil when it
 // is disabled.

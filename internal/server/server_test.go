@@ -22,13 +22,14 @@ import (
 )
 
 // testConfig is the default configuration over a fresh temporary data
-// directory, with the health endpoint on a free loopback port and no
-// free-space reserve (the test machine's disk is not ours to judge).
+// directory, with the health endpoint and the API on free loopback ports
+// and no free-space reserve (the test machine's disk is not ours to judge).
 func testConfig(t *testing.T) config.Config {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.Health.Listen = "127.0.0.1:0"
+	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Storage.MinFreeBytes = 0
 	return cfg
 }

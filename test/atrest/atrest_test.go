@@ -32,6 +32,7 @@ func store(t *testing.T, encrypted bool, name, target, content []byte) string {
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.Health.Listen = "127.0.0.1:0"
+	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Storage.MinFreeBytes = 0
 	srv, err := server.New(ctx, cfg, nil)
 	require.NoError(t, err)

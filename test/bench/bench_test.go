@@ -38,6 +38,7 @@ func newRig(b *testing.B, encrypted bool) *rig {
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(b.TempDir(), "data")
 	cfg.Health.Listen = "127.0.0.1:0"
+	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Storage.MinFreeBytes = 0
 	srv, err := server.New(ctx, cfg, nil)
 	require.NoError(b, err)

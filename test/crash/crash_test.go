@@ -59,6 +59,7 @@ func open(t testing.TB, dir string) *server.Server {
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.Health.Listen = "127.0.0.1:0"
+	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Storage.MinFreeBytes = 0
 	srv, err := server.New(context.Background(), cfg, nil)
 	if t != nil {
