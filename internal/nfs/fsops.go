@@ -229,10 +229,24 @@ func (c *compound) opSetAttr(a *nfsv4.Setattr4args) nfsv4.Setattr4res {
 			return fail(st)
 		}
 	}
-	if _, err := f.SetAttr(c.ctx, &c.caller, fh.ino, na.set); err != nil {
+	if _, err := c.setAttr(f, fh.ino, na.set); err != nil {
 		return fail(statusOf(err))
 	}
 	return nfsv4.Setattr4res{Status: nfsv4.NFS4_OK, Attrsset: na.mask.bitmap()}
+}
+
+// setAttr is fs.SetAttr with explicit times winning over the time stamp
+// of a size change: fs stamps a size change with the current time after
+// applying the other attributes, so the size goes first (cp -p and tar
+// set both at once).
+func (c *compound) setAttr(f *fs.FileSystem, ino uint64, set fs.SetAttrs) (fs.Attr, error) {
+	if set.Size != nil && (set.Atime != nil || set.Mtime != nil) {
+		if _, err := f.SetAttr(c.ctx, &c.caller, ino, fs.SetAttrs{Size: set.Size}); err != nil {
+			return fs.Attr{}, err
+		}
+		set.Size = nil
+	}
+	return f.SetAttr(c.ctx, &c.caller, ino, set)
 }
 
 func (c *compound) opVerify(fa *nfsv4.Fattr4, negate bool) nfsv4.Nfsstat4 {

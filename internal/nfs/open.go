@@ -278,7 +278,7 @@ func (c *compound) openCreate(f *fs.FileSystem, dir fileHandle, name string, how
 		}
 	}
 	if rest != (fs.SetAttrs{}) {
-		if attr, err = f.SetAttr(c.ctx, &c.caller, attr.Ino, rest); err != nil {
+		if attr, err = c.setAttr(f, attr.Ino, rest); err != nil {
 			return fs.Attr{}, false, attrMask{}, statusOf(err)
 		}
 	}

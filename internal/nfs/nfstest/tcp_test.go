@@ -33,7 +33,9 @@ func (e *env) serveTCP(t *testing.T, addr string) net.Addr {
 	require.NoError(t, err)
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln, rpc.Conn{FileSystemID: testFS, MountTargetID: "fsmt-0123456789abcdef0"}) }()
+	go func() {
+		done <- srv.Serve(sctx, ln, rpc.Conn{FileSystemID: testFS, MountTargetID: "fsmt-0123456789abcdef0"})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil && !errors.Is(err, rpc.ErrServerClosed) {
