@@ -28,6 +28,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/shelf-efs/shelf/internal/audit"
+	"github.com/shelf-efs/shelf/internal/config"
+	"github.com/shelf-efs/shelf/internal/server"
 )
 
 // awsCLI is Debian's AWS CLI v2.
@@ -191,6 +195,49 @@ func TestAWSCLI(t *testing.T) {
 	// The secret access keys never reach the log.
 	secret := secretOf(t, creds)
 	require.NotContains(t, logs.String(), secret)
+
+	checkAuditTrail(t, cfgPath, secret)
+}
+
+// checkAuditTrail opens the stopped store and checks the CloudTrail
+// records of the script's calls.
+func checkAuditTrail(t *testing.T, cfgPath, secret string) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := config.Load(cfgPath)
+	require.NoError(t, err)
+	srv, err := server.OpenOffline(ctx, cfg, nil)
+	require.NoError(t, err)
+	defer srv.Close()
+	names := map[string]int{}
+	var n uint64
+	var badSig, denied bool
+	require.NoError(t, audit.NewLog(srv.Meta()).Scan(ctx, 1, func(seq uint64, e *audit.Event) error {
+		n++
+		require.Equal(t, n, seq, "gap-free")
+		require.NoError(t, e.Validate())
+		require.Contains(t, e.UserAgent, "aws-cli/2.9.19")
+		require.Equal(t, "127.0.0.1", e.SourceIPAddress)
+		b, err := json.Marshal(e)
+		require.NoError(t, err)
+		require.NotContains(t, string(b), secret)
+		names[e.EventSource+" "+e.EventName]++
+		badSig = badSig || e.ErrorCode == "InvalidSignatureException" && e.UserIdentity.Type == audit.IdentityRoot
+		denied = denied || e.ErrorCode == "AccessDeniedException" && e.UserIdentity.UserName == "cli-bob"
+		return nil
+	}))
+	t.Logf("%d audit records", n)
+	for _, want := range []string{
+		"elasticfilesystem.amazonaws.com CreateFileSystem", "elasticfilesystem.amazonaws.com CreateMountTarget",
+		"elasticfilesystem.amazonaws.com CreateAccessPoint", "elasticfilesystem.amazonaws.com PutFileSystemPolicy",
+		"elasticfilesystem.amazonaws.com PutLifecycleConfiguration", "elasticfilesystem.amazonaws.com TagResource",
+		"elasticfilesystem.amazonaws.com UntagResource", "elasticfilesystem.amazonaws.com DeleteFileSystem",
+		"ec2.amazonaws.com DescribeSubnets", "ec2.amazonaws.com CreateSecurityGroup", "iam.amazonaws.com PutUserPolicy",
+	} {
+		require.Positive(t, names[want], "no record of %s", want)
+	}
+	require.True(t, badSig, "the call with a wrong secret is on record")
+	require.True(t, denied, "the denied call is on record")
 }
 
 func secretOf(t *testing.T, path string) string {
