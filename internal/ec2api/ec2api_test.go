@@ -86,7 +86,7 @@ type env struct {
 	svc       *ec2api.Service
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	m, err := pebblemeta.Open("", pebblemeta.Options{FS: vfs.NewMem()})
@@ -495,4 +495,37 @@ func TestRequestParametersAreJSON(t *testing.T) {
 	require.Equal(t, map[string]any{"filterSet": map[string]any{"items": []any{map[string]any{
 		"name": "vpc-id", "valueSet": map[string]any{"items": []any{map[string]any{"value": "vpc-1"}, map[string]any{"value": "vpc-2"}}},
 	}}}}, v)
+}
+
+// FuzzServeCall feeds arbitrary form bodies to every action: the service
+// answers each with a response or an EC2 error, never a panic, and never
+// an unmapped failure.
+func FuzzServeCall(f *testing.F) {
+	for _, seed := range []string{
+		"Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=vpc-id&Filter.1.Value.1=vpc-*",
+		"Action=DescribeSubnets&Version=2016-11-15&MaxResults=5&NextToken=AAAA",
+		"Action=DescribeSecurityGroups&Version=2016-11-15&GroupName.1=default&Filter.1.Name=ip-permission.cidr&Filter.1.Value.1=127.*",
+		"Action=CreateSecurityGroup&Version=2016-11-15&GroupName=g&GroupDescription=d&TagSpecification.1.ResourceType=security-group&TagSpecification.1.Tag.1.Key=k",
+		"Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupName=default&IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=1&IpPermissions.1.ToPort=2&IpPermissions.1.IpRanges.1.CidrIp=10.0.0.0/8",
+		"Action=RevokeSecurityGroupIngress&Version=2016-11-15&GroupName=default&SecurityGroupRuleId.1=sgr-0",
+		"Action=DeleteSecurityGroup&Version=2016-11-15&GroupId=sg-0",
+		"Action=DescribeAvailabilityZones&Version=2016-11-15&ZoneName.1=us-east-1a&AllAvailabilityZones=true",
+		"%zz&Action",
+	} {
+		f.Add(seed)
+	}
+	e := setup(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		w := httptest.NewRecorder()
+		call := &edge.Call{Principal: edge.Principal{Account: account, IsRoot: true}, RequestID: "req-f", Service: "ec2"}
+		out := e.svc.ServeCall(w, r, []byte(body), call)
+		if out.ErrorCode == "" {
+			require.Equal(t, 200, w.Code)
+			return
+		}
+		require.NotEqual(t, "InternalError", out.ErrorCode, "body %q: %s", body, w.Body.String())
+		require.Contains(t, w.Body.String(), "<Code>"+out.ErrorCode+"</Code>")
+	})
 }

@@ -144,7 +144,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.EventName = operationName(svc, proto, r, body)
 	}
 
-	if err := s.deps.Audit.Append(context.WithoutCancel(ctx), s.event(call, svc, out)); err != nil {
+	// The record is stored even if the client has gone away: the call
+	// happened.
+	actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	err = s.deps.Audit.Append(actx, s.event(call, svc, out))
+	acancel()
+	if err != nil {
 		log.Error("audit record not stored; answering 500", "service", call.Service, "op", out.EventName, "err", err)
 		WriteError(w, proto, reqID, edgeError(proto, failInternal, ""))
 		return

@@ -31,6 +31,8 @@ const (
 	// shutdownTimeout bounds the graceful shutdown: requests still running
 	// after it are abandoned.
 	shutdownTimeout = 10 * time.Second
+	// auditTimeout bounds the storing of one audit record.
+	auditTimeout = 30 * time.Second
 )
 
 // Recorder receives the CloudTrail record of every call (audit.Log
