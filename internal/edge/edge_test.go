@@ -583,3 +583,51 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) WriteHeader(c int)           { r.status = c }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// blockingEFS holds every call until release is closed.
+type blockingEFS struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingEFS) SigningName() string { return "elasticfilesystem" }
+
+func (b *blockingEFS) ServeCall(w http.ResponseWriter, _ *http.Request, _ []byte, _ *edge.Call) edge.Outcome {
+	b.entered <- struct{}{}
+	<-b.release
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"FileSystems":[]}`))
+	return edge.Outcome{EventName: "DescribeFileSystems", ReadOnly: true}
+}
+
+func TestInFlightBound(t *testing.T) {
+	svc := &blockingEFS{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	srv, err := edge.New(edge.Deps{Credentials: testKeys(), Audit: &memAudit{}, Account: account, Region: "us-east-1", MaxInFlight: 1},
+		config.API{Listen: "127.0.0.1:0"})
+	require.NoError(t, err)
+	require.NoError(t, srv.Register(svc))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+		require.NoError(t, srv.Close())
+	}()
+	h := &harness{srv: srv, http: &http.Client{}}
+	first := make(chan error, 1)
+	go func() {
+		_, err := h.efsClient(rootKey, rootSec).DescribeFileSystems(context.Background(), &efs.DescribeFileSystemsInput{})
+		first <- err
+	}()
+	<-svc.entered
+	_, err = h.efsClient(rootKey, rootSec).DescribeFileSystems(context.Background(), &efs.DescribeFileSystemsInput{})
+	code, status := apiError(t, err)
+	require.Equal(t, "ThrottlingException", code)
+	require.Equal(t, 429, status)
+	close(svc.release)
+	require.NoError(t, <-first)
+	// The slot is free again.
+	_, err = h.efsClient(rootKey, rootSec).DescribeFileSystems(context.Background(), &efs.DescribeFileSystemsInput{})
+	require.NoError(t, err)
+}

@@ -116,6 +116,7 @@ const (
 	failBodyTooLarge
 	failInternal
 	failUnavailable
+	failThrottled
 )
 
 // edgeError renders failure f with message msg (empty: the usual message)
@@ -133,6 +134,7 @@ const (
 //	internal           InternalServerError (rest-json) /      InternalFailure 500              InternalError 500
 //	                   InternalFailure (json) 500
 //	unavailable        ServiceUnavailableException 503        ServiceUnavailable 503           Unavailable 503
+//	throttled          ThrottlingException 429 (json: 400)    Throttling 400                   RequestLimitExceeded 503
 func edgeError(p Protocol, f failure, msg string) *APIError {
 	type row struct {
 		code   [4]string // by Protocol
@@ -173,6 +175,9 @@ func edgeError(p Protocol, f failure, msg string) *APIError {
 	case failUnavailable:
 		r = row{[4]string{"ServiceUnavailableException", "ServiceUnavailableException", "ServiceUnavailable", "Unavailable"},
 			[4]int{503, 503, 503, 503}, "The service is unavailable. Please try again later."}
+	case failThrottled:
+		r = row{[4]string{"ThrottlingException", "ThrottlingException", "Throttling", "RequestLimitExceeded"},
+			[4]int{429, 400, 400, 503}, "Rate exceeded"}
 	default:
 		r = row{[4]string{"InternalServerError", "InternalFailure", "InternalFailure", "InternalError"},
 			[4]int{500, 500, 500, 500}, "The request processing has failed because of an unknown error, exception or failure."}

@@ -40,7 +40,8 @@ var globalServices = map[string]bool{"iam": true}
 
 // ServeHTTP is the edge's request path:
 //
-//  1. a request ID (x-amzn-RequestId) and a deadline;
+//  1. a request ID (x-amzn-RequestId), a deadline, and a slot among
+//     Deps.MaxInFlight (else the protocol's throttling error);
 //  2. the Authorization header is parsed: its signing service selects the
 //     Service and so the protocol of every error below;
 //  3. the body is read, bounded by MaxBodyBytes;
@@ -67,6 +68,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	svc := s.service(a.Service)
 	proto := protocolFor(a.Service, svc, r)
 	log := s.log.With("req_id", reqID)
+
+	select {
+	case s.inFlight <- struct{}{}:
+		defer func() { <-s.inFlight }()
+	default:
+		log.Warn("API request refused: too many in flight", "limit", cap(s.inFlight))
+		WriteError(w, proto, reqID, edgeError(proto, failThrottled, ""))
+		return
+	}
 
 	body, err := readBody(w, r)
 	if err != nil {

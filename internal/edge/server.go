@@ -33,6 +33,8 @@ const (
 	shutdownTimeout = 10 * time.Second
 	// auditTimeout bounds the storing of one audit record.
 	auditTimeout = 30 * time.Second
+	// DefaultMaxInFlight is the default of Deps.MaxInFlight.
+	DefaultMaxInFlight = 256
 )
 
 // Recorder receives the CloudTrail record of every call (audit.Log
@@ -55,6 +57,10 @@ type Deps struct {
 	Region string
 	// DataDir is where a self-signed certificate is kept (<DataDir>/tls).
 	DataDir string
+	// MaxInFlight bounds the requests served at once; more are refused
+	// with the protocol's throttling error (clients retry those). 0 means
+	// DefaultMaxInFlight.
+	MaxInFlight int
 	// Clock defaults to clock.System; Rand (request and event IDs) to
 	// crypto/rand.Reader; Logger to a discarding logger.
 	Clock  clock.Clock
@@ -78,7 +84,8 @@ type Server struct {
 		sync.RWMutex
 		m map[string]Service
 	}
-	randMu sync.Mutex // guards deps.Rand
+	randMu   sync.Mutex    // guards deps.Rand
+	inFlight chan struct{} // a slot per request being served
 }
 
 // New checks deps, loads or creates the TLS certificate that cfg asks for
@@ -100,7 +107,10 @@ func New(deps Deps, cfg config.API) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{deps: deps, log: deps.Logger, clock: deps.Clock}
+	if deps.MaxInFlight <= 0 {
+		deps.MaxInFlight = DefaultMaxInFlight
+	}
+	s := &Server{deps: deps, log: deps.Logger, clock: deps.Clock, inFlight: make(chan struct{}, deps.MaxInFlight)}
 	s.services.m = map[string]Service{}
 	if cfg.TLS.Enabled() {
 		tc, certPEM, err := loadTLS(cfg, deps.DataDir, deps.Clock.Now(), s.log)
