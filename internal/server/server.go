@@ -253,7 +253,10 @@ func (s *Server) addFrontEnds(ctx context.Context) error {
 	if err := s.addAPIFrontEnd(ctx); err != nil {
 		return err
 	}
-	return s.addNFSFrontEnd(ctx)
+	if err := s.addNFSFrontEnd(ctx); err != nil {
+		return err
+	}
+	return s.followMountTargets(ctx)
 }
 
 // Run runs every component until ctx is cancelled or one of them fails, then

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/shelf-efs/shelf/internal/control"
+)
+
+// nullOrError sends an NFSv4 NULL call on conn and requires an accepted,
+// successful reply, unless the connection fails, which it returns.
+func nullOrError(t *testing.T, conn net.Conn) error {
+	t.Helper()
+	call := make([]byte, 4, 48)
+	for _, v := range []uint32{0x1234, 0 /* CALL */, 2, 100003, 4, 0 /* NULL */, 0, 0, 0, 0} {
+		call = binary.BigEndian.AppendUint32(call, v)
+	}
+	binary.BigEndian.PutUint32(call, 0x80000000|uint32(len(call)-4))
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(call); err != nil {
+		return err
+	}
+	reply := make([]byte, 4+24)
+	if _, err := io.ReadFull(conn, reply); err != nil {
+		return err
+	}
+	require.Equal(t, uint32(0x1234), binary.BigEndian.Uint32(reply[4:]))
+	require.Equal(t, uint32(1), binary.BigEndian.Uint32(reply[8:]), "a REPLY")
+	require.Equal(t, uint32(0), binary.BigEndian.Uint32(reply[12:]), "MSG_ACCEPTED")
+	require.Equal(t, uint32(0), binary.BigEndian.Uint32(reply[24:]), "SUCCESS")
+	return nil
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestMountTargetsGetListeners(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	cfg.NFS.Port = freePort(t)
+	s := newServer(t, cfg)
+	stop := running(t, s)
+
+	ctl := s.Control()
+	fsys, err := ctl.CreateFileSystem(ctx, "fs-0123456789abcdef0", control.CreateFileSystemInput{CreationToken: "t"})
+	require.NoError(t, err)
+	subnet := ctl.Subnets()[0]
+	mt, err := ctl.CreateMountTarget(ctx, control.CreateMountTargetInput{FileSystemID: fsys.ID, SubnetID: subnet.ID})
+	require.NoError(t, err)
+	addr := net.JoinHostPort(mt.IPAddress.String(), strconv.Itoa(cfg.NFS.Port))
+
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err, "the new mount target is served on its own address")
+	defer conn.Close()
+	require.NoError(t, nullOrError(t, conn))
+
+	// Deleting the mount target closes its listener and its connections.
+	require.NoError(t, ctl.DeleteMountTarget(ctx, mt.ID))
+	require.Error(t, nullOrError(t, conn), "existing connections are broken")
+	_, err = net.DialTimeout("tcp", addr, time.Second)
+	require.Error(t, err)
+
+	// A restart serves the mount targets that exist.
+	mt2, err := ctl.CreateMountTarget(ctx, control.CreateMountTargetInput{FileSystemID: fsys.ID, SubnetID: subnet.ID})
+	require.NoError(t, err)
+	stop()
+	require.NoError(t, s.Close())
+	s2 := newServer(t, cfg)
+	running(t, s2)
+	var conn2 net.Conn
+	require.Eventually(t, func() bool {
+		conn2, err = net.Dial("tcp", net.JoinHostPort(mt2.IPAddress.String(), strconv.Itoa(cfg.NFS.Port)))
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond)
+	defer conn2.Close()
+	require.NoError(t, nullOrError(t, conn2))
+}
+
+// running runs s until the test ends or the returned function is called.
+func running(t *testing.T, s *Server) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
