@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -71,6 +72,34 @@ type Config struct {
 	API     API     `yaml:"api"`
 	NFS     NFS     `yaml:"nfs"`
 	Storage Storage `yaml:"storage"`
+	Network Network `yaml:"network"`
+}
+
+// Network describes VPCs and subnets besides the embedded default VPC (whose
+// subnets are 127.0.1.0/24, 127.0.2.0/24 and 127.0.3.0/24 in zones a, b and
+// c of the region). Mount targets get addresses from a subnet's CIDR, and
+// shelfd listens on them, so the addresses must exist on this host.
+type Network struct {
+	VPCs []VPC `yaml:"vpcs"`
+}
+
+// VPC is one configured VPC.
+type VPC struct {
+	// ID is vpc- and 8 or 17 hex digits.
+	ID string `yaml:"id"`
+	// CIDR is the VPC's IPv4 range, e.g. 10.20.0.0/16.
+	CIDR    string   `yaml:"cidr"`
+	Subnets []Subnet `yaml:"subnets"`
+}
+
+// Subnet is one configured subnet of a VPC.
+type Subnet struct {
+	// ID is subnet- and 8 or 17 hex digits.
+	ID string `yaml:"id"`
+	// CIDR must lie inside the VPC's CIDR.
+	CIDR string `yaml:"cidr"`
+	// AvailabilityZone is a zone of the region, e.g. us-east-1b.
+	AvailabilityZone string `yaml:"availability_zone"`
 }
 
 // Log configures the process log (log/slog).
@@ -278,6 +307,7 @@ func (c *Config) Validate() error {
 	if c.NFS.Port < 1 || c.NFS.Port > 65535 {
 		bad("nfs.port %d must be between 1 and 65535", c.NFS.Port)
 	}
+	c.validateNetwork(bad)
 	listens := map[string]int{}
 	for i, e := range c.NFS.Exports {
 		if err := validListen(e.Listen); err != nil {
@@ -304,8 +334,12 @@ func (c *Config) Validate() error {
 }
 
 // validFileSystemID accepts fs- followed by 8 or 17 lower-case hex digits.
-func validFileSystemID(s string) bool {
-	hex, ok := strings.CutPrefix(s, "fs-")
+func validFileSystemID(s string) bool { return validResourceID(s, "fs-") }
+
+// validResourceID reports whether s is prefix and 8 or 17 lower-case hex
+// digits, the form of AWS resource IDs.
+func validResourceID(s, prefix string) bool {
+	hex, ok := strings.CutPrefix(s, prefix)
 	if !ok || (len(hex) != 8 && len(hex) != 17) {
 		return false
 	}
@@ -419,4 +453,47 @@ func (b ByteSize) String() string {
 		}
 	}
 	return strconv.FormatInt(int64(b), 10) + "B"
+}
+
+// validateNetwork checks the syntax of the configured VPCs and subnets; the
+// control plane checks the rest (overlaps with the default VPC, zones).
+func (c *Config) validateNetwork(bad func(format string, args ...any)) {
+	ids := map[string]bool{}
+	for i, v := range c.Network.VPCs {
+		where := fmt.Sprintf("network.vpcs[%d]", i)
+		if !validResourceID(v.ID, "vpc-") {
+			bad("%s.id %q is not vpc- and 8 or 17 hex digits", where, v.ID)
+		} else if ids[v.ID] {
+			bad("%s.id %q appears twice", where, v.ID)
+		}
+		ids[v.ID] = true
+		vpc, err := netip.ParsePrefix(v.CIDR)
+		if err != nil || !vpc.Addr().Is4() || vpc != vpc.Masked() {
+			bad("%s.cidr %q is not an IPv4 network such as 10.20.0.0/16", where, v.CIDR)
+		}
+		if len(v.Subnets) == 0 {
+			bad("%s has no subnets", where)
+		}
+		for j, sn := range v.Subnets {
+			where := fmt.Sprintf("%s.subnets[%d]", where, j)
+			if !validResourceID(sn.ID, "subnet-") {
+				bad("%s.id %q is not subnet- and 8 or 17 hex digits", where, sn.ID)
+			} else if ids[sn.ID] {
+				bad("%s.id %q appears twice", where, sn.ID)
+			}
+			ids[sn.ID] = true
+			p, err := netip.ParsePrefix(sn.CIDR)
+			switch {
+			case err != nil || !p.Addr().Is4() || p != p.Masked():
+				bad("%s.cidr %q is not an IPv4 network such as 10.20.1.0/24", where, sn.CIDR)
+			case p.Bits() > 28:
+				bad("%s.cidr %q is smaller than a /28, the smallest subnet AWS allows", where, sn.CIDR)
+			case vpc.IsValid() && (!vpc.Contains(p.Addr()) || p.Bits() < vpc.Bits()):
+				bad("%s.cidr %s is not inside the VPC's %s", where, sn.CIDR, v.CIDR)
+			}
+			if zone, ok := strings.CutPrefix(sn.AvailabilityZone, c.Region); !ok || len(zone) != 1 || zone[0] < 'a' || zone[0] > 'z' {
+				bad("%s.availability_zone %q is not a zone of region %s such as %sb", where, sn.AvailabilityZone, c.Region, c.Region)
+			}
+		}
+	}
 }

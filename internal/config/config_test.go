@@ -277,3 +277,38 @@ nfs:
 		})
 	}
 }
+
+func TestNetworkValidation(t *testing.T) {
+	good := Default()
+	good.Network.VPCs = []VPC{{ID: "vpc-0123456789abcdef0", CIDR: "10.20.0.0/16", Subnets: []Subnet{
+		{ID: "subnet-0123456789abcdef0", CIDR: "10.20.1.0/24", AvailabilityZone: "us-east-1b"},
+	}}}
+	require.NoError(t, good.Validate())
+
+	bad := Default()
+	bad.Network.VPCs = []VPC{
+		{ID: "vpc-xyz", CIDR: "10.20.0.1/16", Subnets: []Subnet{
+			{ID: "subnet-0123456789abcdef0", CIDR: "10.30.1.0/24", AvailabilityZone: "eu-west-1a"},
+			{ID: "subnet-0123456789abcdef0", CIDR: "10.20.1.0/29", AvailabilityZone: "us-east-1"},
+		}},
+		{ID: "vpc-0123456789abcdef0", CIDR: "fd00::/8"},
+	}
+	err := bad.Validate()
+	require.Error(t, err)
+	for _, want := range []string{
+		`network.vpcs[0].id "vpc-xyz"`,
+		`network.vpcs[0].cidr "10.20.0.1/16"`,
+		`network.vpcs[0].subnets[0].availability_zone "eu-west-1a"`,
+		`network.vpcs[0].subnets[1].id "subnet-0123456789abcdef0" appears twice`,
+		`network.vpcs[0].subnets[1].cidr "10.20.1.0/29" is smaller than a /28`,
+		`network.vpcs[1].cidr "fd00::/8"`,
+		`network.vpcs[1] has no subnets`,
+	} {
+		require.ErrorContains(t, err, want)
+	}
+
+	yamlDoc := "network:\n  vpcs:\n    - id: vpc-0123456789abcdef0\n      cidr: 10.20.0.0/16\n      subnets:\n        - {id: subnet-0123456789abcdef0, cidr: 10.20.1.0/24, availability_zone: us-east-1b}\n"
+	cfg, err := Decode(strings.NewReader(yamlDoc))
+	require.NoError(t, err)
+	require.Equal(t, good.Network, cfg.Network)
+}

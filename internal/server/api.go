@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/shelf-efs/shelf/internal/api"
 	"github.com/shelf-efs/shelf/internal/audit"
 	"github.com/shelf-efs/shelf/internal/clock"
+	"github.com/shelf-efs/shelf/internal/config"
 	"github.com/shelf-efs/shelf/internal/control"
 	"github.com/shelf-efs/shelf/internal/ec2api"
 	"github.com/shelf-efs/shelf/internal/edge"
@@ -32,7 +34,7 @@ func (s *Server) addAPIFrontEnd(ctx context.Context) error {
 	}
 	s.users = u
 	ctl, err := control.New(ctx, s.meta, s.fs, s.kms,
-		control.Config{Account: s.account, Region: s.cfg.Region},
+		control.Config{Account: s.account, Region: s.cfg.Region, VPCs: vpcConfig(s.cfg.Network)},
 		control.Options{Clock: clock.System, Logger: s.log.With("component", "control")})
 	if err != nil {
 		return fmt.Errorf("server: open control plane: %w", err)
@@ -132,4 +134,18 @@ func writeRootCredentials(path, account, region, keyID, secret string) (bool, er
 		return false, fmt.Errorf("server: write root credentials: %w", err)
 	}
 	return true, nil
+}
+
+// vpcConfig turns the configured VPCs (validated by config.Validate) into
+// the control plane's form.
+func vpcConfig(n config.Network) []control.VPCConfig {
+	var out []control.VPCConfig
+	for _, v := range n.VPCs {
+		vc := control.VPCConfig{ID: v.ID, CIDR: netip.MustParsePrefix(v.CIDR)}
+		for _, sn := range v.Subnets {
+			vc.Subnets = append(vc.Subnets, control.SubnetConfig{ID: sn.ID, CIDR: netip.MustParsePrefix(sn.CIDR), AvailabilityZone: sn.AvailabilityZone})
+		}
+		out = append(out, vc)
+	}
+	return out
 }

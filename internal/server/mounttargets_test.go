@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/shelf-efs/shelf/internal/config"
 	"github.com/shelf-efs/shelf/internal/control"
 )
 
@@ -102,4 +103,30 @@ func running(t *testing.T, s *Server) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+func TestConfiguredVPCs(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	cfg.NFS.Port = freePort(t)
+	cfg.Network.VPCs = []config.VPC{{ID: "vpc-00000000000000001", CIDR: "127.0.8.0/21", Subnets: []config.Subnet{
+		{ID: "subnet-00000000000000001", CIDR: "127.0.9.0/24", AvailabilityZone: "us-east-1b"},
+	}}}
+	s := newServer(t, cfg)
+	running(t, s)
+	ctl := s.Control()
+	var found bool
+	for _, sn := range ctl.Subnets() {
+		found = found || sn.ID == "subnet-00000000000000001"
+	}
+	require.True(t, found, "the configured subnet is in the network model")
+	fsys, err := ctl.CreateFileSystem(ctx, "fs-0123456789abcdef0", control.CreateFileSystemInput{CreationToken: "t"})
+	require.NoError(t, err)
+	mt, err := ctl.CreateMountTarget(ctx, control.CreateMountTargetInput{FileSystemID: fsys.ID, SubnetID: "subnet-00000000000000001"})
+	require.NoError(t, err)
+	require.Equal(t, "127.0.9.4", mt.IPAddress.String())
+	conn, err := net.Dial("tcp", net.JoinHostPort(mt.IPAddress.String(), strconv.Itoa(cfg.NFS.Port)))
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, nullOrError(t, conn))
 }
