@@ -132,6 +132,9 @@ func (c *compound) opLock(a *nfsv4.Lock4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4) 
 		}
 		cl := ls.owner.client
 		cl.lastRenew = now
+		if !a.Reclaim {
+			c.endReclaim40Locked(cl)
+		}
 		inGrace := p.inGraceLocked(c.fsID, now)
 		if a.Reclaim {
 			if !inGrace || !cl.reclaim || cl.reclaimDone {

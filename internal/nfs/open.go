@@ -106,6 +106,9 @@ func (c *compound) opOpen(a *nfsv4.Open4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4) 
 	}
 	cl.lastRenew = now
 	turn := ownerTurn{o: o, seqid: a.Seqid, op: nfsv4.OP_OPEN}
+	if _, reclaim := a.Claim.(*nfsv4.OpenClaim4_CLAIM_PREVIOUS); !reclaim {
+		c.endReclaim40Locked(cl)
+	}
 	inGrace := p.inGraceLocked(c.fsID, now)
 	reclaimable := inGrace && cl.reclaim && !cl.reclaimDone
 	p.unlock()
@@ -115,6 +118,17 @@ func (c *compound) opOpen(a *nfsv4.Open4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4) 
 	c.endOwnerLocked(turn, r, st)
 	p.unlock()
 	return r, st
+}
+
+// endReclaim40Locked ends the reclaim of an NFSv4.0 client at its first
+// non-reclaim OPEN or LOCK. NFSv4.0 has no RECLAIM_COMPLETE, but Linux
+// reclaims all its state before it resumes normal work, so this ends the
+// grace period early once every client that had state is back, instead of
+// holding everyone for the whole period.
+func (c *compound) endReclaim40Locked(cl *client) {
+	if c.minor == 0 && cl.reclaim && !cl.reclaimDone {
+		c.p.finishReclaimLocked(cl)
+	}
 }
 
 // open does the work of OPEN once the owner is taken.
@@ -209,6 +223,12 @@ func (c *compound) open(a *nfsv4.Open4args, o *stateOwner, access uint32, inGrac
 	s.access |= access
 	sid := s.stateid()
 	o.client.lastRenew = now
+	if _, reclaim := a.Claim.(*nfsv4.OpenClaim4_CLAIM_PREVIOUS); reclaim {
+		// A reclaim needs no OPEN_CONFIRM (the owner was confirmed before
+		// the restart), as knfsd does: Linux could not send one, having
+		// no filehandle from the reclaim's reply.
+		o.confirmed = true
+	}
 	rflags := uint32(nfsv4.OPEN4_RESULT_LOCKTYPE_POSIX)
 	if c.minor == 0 && !o.confirmed {
 		rflags |= nfsv4.OPEN4_RESULT_CONFIRM

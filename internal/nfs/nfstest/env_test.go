@@ -3,6 +3,7 @@ package nfstest_test
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ type env struct {
 	svc   *fs.Service
 	clock *clock.Fake
 	opts  nfs.Options
-	prog  *nfs.Program
+	prog  atomic.Pointer[nfs.Program]
 }
 
 func newEnv(t *testing.T) *env {
@@ -55,20 +56,20 @@ func newEnvClock(t *testing.T, ck clock.Clock) *env {
 	e.clock, _ = ck.(*clock.Fake)
 	e.opts = nfs.Options{Clock: ck, HandleKey: []byte("0123456789abcdef0123456789abcdef"), Meta: m,
 		LeaseTime: 90 * time.Second}
-	e.prog = nfs.NewProgram(svc, e.opts)
+	e.prog.Store(nfs.NewProgram(svc, e.opts))
 	return e
 }
 
 // restart replaces the program, as a restart of shelfd would: same store,
 // same handle key, no state.
-func (e *env) restart() { e.prog = nfs.NewProgram(e.svc, e.opts) }
+func (e *env) restart() { e.prog.Store(nfs.NewProgram(e.svc, e.opts)) }
 
 // transport returns a transport for a caller with uid and gid. It calls
 // whatever program e has at the time of the call.
 func (e *env) transport(uid, gid uint32) *nfstest.Direct {
 	return &nfstest.Direct{
 		Serve: func(ctx context.Context, vers, proc uint32, args io.ReadCloser, nrv func(int) io.Writer) (rpcv2.AcceptedReplyData, error) {
-			return e.prog.Serve(ctx, vers, proc, args, nrv)
+			return e.prog.Load().Serve(ctx, vers, proc, args, nrv)
 		},
 		Conn: rpc.Conn{ID: 1, FileSystemID: testFS},
 		Cred: rpc.Credentials{Flavor: rpc.AuthSys, UID: uid, GID: gid},

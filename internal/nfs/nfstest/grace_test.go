@@ -101,7 +101,18 @@ func TestGraceV40(t *testing.T) {
 	a.SetSeqid("o", 0)
 	res := do(t, a, nfstest.PutFH(fh), nfstest.Open(a.NextSeqid("o"), a.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_BOTH,
 		&nfsv4.OpenClaim4_CLAIM_PREVIOUS{DelegateType: nfsv4.OPEN_DELEGATE_NONE}, nil))
-	require.Equal(t, nfsv4.NFS4_OK, res.Status)
-	fails(t, a, nfsv4.NFS4ERR_GRACE, nfstest.PutFH(root), nfstest.Open(a.NextSeqid("o"), a.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_READ,
+	open := nfstest.Last(res).(*nfsv4.NfsResop4_OP_OPEN).Opopen.(*nfsv4.Open4res_NFS4_OK).Resok4
+	// A reclaim needs no OPEN_CONFIRM: its stateid works at once.
+	require.Zero(t, open.Rflags&nfsv4.OPEN4_RESULT_CONFIRM)
+	do(t, a, nfstest.PutFH(fh), nfstest.Write(open.Stateid, 0, []byte("reclaimed")))
+	// Another client that had no state waits.
+	b := e.client(0, "v40 host b")
+	fails(t, b, nfsv4.NFS4ERR_GRACE, nfstest.PutFH(root), nfstest.Open(b.NextSeqid("o"), b.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_READ,
 		nfstest.ClaimNull("f"), nil))
+	// NFSv4.0 has no RECLAIM_COMPLETE: a's first normal OPEN ends its
+	// reclaim, and with it the grace period.
+	do(t, a, nfstest.PutFH(root), nfstest.Open(a.NextSeqid("o"), a.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_READ,
+		nfstest.ClaimNull("f"), nil))
+	fails(t, a, nfsv4.NFS4ERR_NO_GRACE, nfstest.PutFH(fh), nfstest.Open(a.NextSeqid("o"), a.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_BOTH,
+		&nfsv4.OpenClaim4_CLAIM_PREVIOUS{DelegateType: nfsv4.OPEN_DELEGATE_NONE}, nil))
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"syscall"
+	"time"
 	"testing"
 
 	"github.com/buildbarn/go-xdr/pkg/protocols/nfsv4"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shelf-efs/shelf/internal/clock"
+	"github.com/shelf-efs/shelf/internal/fs"
 	"github.com/shelf-efs/shelf/internal/nfs"
 	"github.com/shelf-efs/shelf/internal/nfs/nfstest"
 	"github.com/shelf-efs/shelf/internal/nfs/rpc"
@@ -26,7 +29,7 @@ func (e *env) serveTCP(t *testing.T, addr string) net.Addr {
 	t.Helper()
 	srv := rpc.NewServer(map[uint32]rpc.Program{
 		rpc.ProgramNFS: rpc.Versions(rpc.NFSVersion, rpc.NFSVersion, func(ctx context.Context, vers, proc uint32, args io.ReadCloser, nrv func(int) io.Writer) (rpcv2.AcceptedReplyData, error) {
-			return e.prog.Serve(ctx, vers, proc, args, nrv)
+			return e.prog.Load().Serve(ctx, vers, proc, args, nrv)
 		}),
 	}, rpc.Options{MaxRecordBytes: nfs.MaxRequestBytes + 8<<10})
 	ln, err := rpc.Listen(ctx, addr)
@@ -86,7 +89,29 @@ func TestServeForKernel(t *testing.T) {
 	e.opts.Clock = clock.System
 	e.restart()
 	t.Logf("serving %s on %s", testFS, e.serveTCP(t, addr))
+	// SIGUSR1, or a file named RESTART-NFS in the root (created by the
+	// guest), restarts the NFS program (same store and handle key, no
+	// state), as a restart of shelfd would: clients reclaim during grace.
+	go func() {
+		f, err := e.svc.FileSystem(ctx, testFS)
+		if err != nil {
+			return
+		}
+		for range time.Tick(200 * time.Millisecond) {
+			if _, err := f.Lookup(ctx, &fs.Root, fs.RootIno, "RESTART-NFS"); err == nil {
+				_ = f.Remove(ctx, &fs.Root, fs.RootIno, "RESTART-NFS")
+				t.Log("restarting the NFS program")
+				e.restart()
+			}
+		}
+	}()
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
-	<-sig
+	signal.Notify(sig, os.Interrupt, syscall.SIGUSR1)
+	for s := range sig {
+		if s != syscall.SIGUSR1 {
+			return
+		}
+		t.Log("restarting the NFS program")
+		e.restart()
+	}
 }
