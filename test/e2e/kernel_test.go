@@ -171,6 +171,15 @@ func kernelHarness(t *testing.T, root string) string {
 	if _, err := os.Stat(run); err != nil {
 		unavailable("kernel-nfs harness %s: %v", run, err)
 	}
+	if run == filepath.Join(root, "scripts", "kernel-nfs-run") {
+		cache := os.Getenv("SHELF_KNFS_CACHE")
+		if cache == "" {
+			cache = "/var/cache/shelf-kernel-nfs"
+		}
+		if _, err := os.Stat(filepath.Join(cache, "base.cpio")); err != nil {
+			unavailable("no guest image in %s (run sudo scripts/kernel-nfs-setup)", cache)
+		}
+	}
 	if os.Geteuid() != 0 {
 		unavailable("the kernel-nfs harness needs root (qemu, network namespace); run `sudo make e2e`")
 	}
