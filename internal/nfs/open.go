@@ -42,6 +42,12 @@ type ownerTurn struct {
 // beginOwnerLocked applies the seqid rules to owner o. It returns a cached
 // reply for a replay, or a status to fail with, or marks o busy.
 func (c *compound) beginOwnerLocked(o *stateOwner, seqid uint32, op nfsv4.NfsOpnum4) (*replay, nfsv4.Nfsstat4) {
+	if c.minor != 0 {
+		// NFSv4.1 has no owner sequencing: requests of one owner run in
+		// parallel on different slots. The count keeps the owner alive.
+		o.inflight++
+		return nil, nfsv4.NFS4_OK
+	}
 	switch c.checkSeqidLocked(o, seqid, op) {
 	case seqidReplay:
 		return o.last, nfsv4.NFS4_OK
@@ -57,6 +63,11 @@ func (c *compound) beginOwnerLocked(o *stateOwner, seqid uint32, op nfsv4.NfsOpn
 
 // endOwnerLocked records the reply and frees the owner.
 func (c *compound) endOwnerLocked(t ownerTurn, r nfsv4.NfsResop4, st nfsv4.Nfsstat4) {
+	if c.minor != 0 {
+		t.o.inflight--
+		t.o.forgetIfIdleLocked()
+		return
+	}
 	t.o.busy = false
 	c.recordSeqidLocked(t.o, t.seqid, t.op, r, st)
 }
@@ -481,10 +492,6 @@ func (c *compound) opClose(a *nfsv4.Close4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4
 		o.client.lastRenew = now
 		// Locks still held through this open are released with it.
 		p.removeStateLocked(s)
-		if c.minor == 1 && len(o.states) == 0 {
-			// No seqid replay in 4.1: an owner without opens is forgotten.
-			delete(o.client.openOwners, o.owner)
-		}
 		c.hasCurSid = false
 		// The stateid is dead; knfsd and RFC 8881 §18.2.4 answer the
 		// invalid special stateid, which clients ignore.

@@ -67,6 +67,9 @@ const (
 	// (efs-reference.md §2): 512 per file, 8,192 per mount.
 	maxLocksPerFile   = 512
 	maxLocksPerClient = 8192
+	// maxClients bounds the client records of the program, confirmed or
+	// not (EFS allows 25,000 connections per file system).
+	maxClients = 1 << 16
 )
 
 // Options tune a Program.

@@ -165,6 +165,9 @@ func (c *compound) opExchangeID(a *nfsv4.ExchangeId4args) nfsv4.ExchangeId4res {
 		if old := p.unconfirmedLocked(key); old != nil {
 			p.removeClientLocked(old, false)
 		}
+		if len(p.mu.clients) >= maxClients {
+			return fail(nfsv4.NFS4ERR_DELAY)
+		}
 		cl = p.newClientLocked(key, verifier, 1, now)
 	}
 	cl.lastRenew = now

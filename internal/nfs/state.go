@@ -92,8 +92,26 @@ type stateOwner struct {
 	confirmed bool // open owners: OPEN_CONFIRM done
 	last      *replay
 	busy      bool
+	// inflight counts the NFSv4.1 operations using the owner.
+	inflight int
 
 	states map[fileKey]*state
+}
+
+// forgetIfIdleLocked drops an NFSv4.1 owner that holds no state and is
+// not in use. NFSv4.0 owners stay for their seqid replays (lock owners go
+// with RELEASE_LOCKOWNER, all with the client).
+func (o *stateOwner) forgetIfIdleLocked() {
+	if o.client.minor != 1 || len(o.states) > 0 || o.inflight > 0 {
+		return
+	}
+	m := o.client.openOwners
+	if o.lock {
+		m = o.client.lockOwners
+	}
+	if m[o.owner] == o {
+		delete(m, o.owner)
+	}
 }
 
 // fileKey names a file across file systems.
@@ -240,12 +258,14 @@ func (p *Program) newStateLocked(o *stateOwner, fh fileHandle) *state {
 }
 
 // removeStateLocked forgets s, and for an open every lock state derived
-// from it together with its byte ranges.
+// from it together with its byte ranges. An NFSv4.1 owner left without
+// state is forgotten too (4.0 owners stay for their seqid replays).
 func (p *Program) removeStateLocked(s *state) {
 	delete(p.mu.states, s.other)
 	if cur := s.owner.states[s.file]; cur == s {
 		delete(s.owner.states, s.file)
 	}
+	s.owner.forgetIfIdleLocked()
 	if s.isLock() {
 		p.unlockRangeLocked(s.owner, s.file, 0, ^uint64(0))
 		if s.open != nil {

@@ -25,6 +25,9 @@ func (c *compound) opSetClientID(a *nfsv4.Setclientid4args) nfsv4.Setclientid4re
 		if old := p.unconfirmedLocked(key); old != nil {
 			p.removeClientLocked(old, false)
 		}
+		if len(p.mu.clients) >= maxClients {
+			return &nfsv4.Setclientid4res_default{Status: nfsv4.NFS4ERR_RESOURCE}
+		}
 		cl = p.newClientLocked(key, a.Client.Verifier, 0, now)
 	}
 	copy(cl.confirmVerf[:], randomBytes(8))

@@ -1,6 +1,7 @@
 package nfstest_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -183,4 +184,40 @@ func TestLeaseExpiry(t *testing.T) {
 	// The client starts over.
 	require.NoError(t, c.Mount(ctx))
 	do(t, c, nfstest.PutRootFH())
+}
+
+// TestParallelOpensOneOwner runs OPEN and CLOSE of one open owner on many
+// slots at once, as Linux does with one owner per user: none waits.
+func TestParallelOpensOneOwner(t *testing.T) {
+	e := newEnv(t)
+	c := nfstest.New(e.transport(0, 0), 1, "parallel")
+	require.NoError(t, c.ExchangeID(ctx))
+	require.NoError(t, c.CreateSession(ctx, 8))
+	root := rootFH(t, c)
+	errs := make(chan error, 8)
+	for slot := uint32(0); slot < 8; slot++ {
+		cs := *c
+		cs.SlotSeqids = append([]uint32(nil), c.SlotSeqids...)
+		go func() {
+			for i := 0; i < 20; i++ {
+				res, err := cs.DoSlot(ctx, slot, nfstest.PutFH(root), nfstest.Open(0, 0, "same owner", nfsv4.OPEN4_SHARE_ACCESS_BOTH,
+					nfstest.ClaimNull(fmt.Sprintf("f%d", slot)), nfstest.Unchecked(0o644)))
+				if err := nfstest.Check(res, err); err != nil {
+					errs <- err
+					return
+				}
+				sid := nfstest.Last(res).(*nfsv4.NfsResop4_OP_OPEN).Opopen.(*nfsv4.Open4res_NFS4_OK).Resok4.Stateid
+				sid.Seqid = 0 // NFSv4.1: whatever the latest is
+				res, err = cs.DoSlot(ctx, slot, nfstest.PutFH(root), nfstest.Lookup(fmt.Sprintf("f%d", slot)), nfstest.Close(0, sid))
+				if err := nfstest.Check(res, err); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		require.NoError(t, <-errs)
+	}
 }
