@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/buildbarn/go-xdr/pkg/protocols/nfsv4"
 
@@ -44,18 +45,18 @@ type recordStore struct {
 	store meta.Store
 
 	mu     sync.Mutex
-	loaded bool
+	loaded atomic.Bool
 }
 
 // load reads the records of the previous instance once and starts a grace
 // period for every file system that had clients.
 func (r *recordStore) load(ctx context.Context, p *Program) nfsv4.Nfsstat4 {
-	if r.store == nil {
+	if r.store == nil || r.loaded.Load() {
 		return nfsv4.NFS4_OK
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.loaded {
+	if r.loaded.Load() {
 		return nfsv4.NFS4_OK
 	}
 	pending := map[string]map[string]bool{}
@@ -78,13 +79,13 @@ func (r *recordStore) load(ctx context.Context, p *Program) nfsv4.Nfsstat4 {
 		p.log.Warn("nfs: load client records", "err", err)
 		return nfsv4.NFS4ERR_DELAY
 	}
-	r.loaded = true
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for fsID, owners := range pending {
 		p.mu.grace[fsID] = &graceState{until: p.boot.Add(p.opts.GraceTime), pending: owners}
 		p.log.Info("nfs grace period started", "fs_id", fsID, "clients", len(owners))
 	}
+	p.mu.Unlock()
+	r.loaded.Store(true)
 	return nfsv4.NFS4_OK
 }
 

@@ -30,7 +30,7 @@ const testFS = "fs-0123456789abcdef0"
 // env is a real fs.Service on Pebble in memory and memblob, with one file
 // system, served by an nfs.Program on a fake clock.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	meta  meta.Store
 	svc   *fs.Service
 	clock *clock.Fake
@@ -38,12 +38,12 @@ type env struct {
 	prog  atomic.Pointer[nfs.Program]
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvClock(t, clock.NewFake(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)))
 }
 
-func newEnvClock(t *testing.T, ck clock.Clock) *env {
+func newEnvClock(t testing.TB, ck clock.Clock) *env {
 	t.Helper()
 	m, err := pebblemeta.Open("", pebblemeta.Options{FS: vfs.NewMem()})
 	require.NoError(t, err)
