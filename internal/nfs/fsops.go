@@ -303,9 +303,13 @@ func (c *compound) opCreate(a *nfsv4.Create4args) nfsv4.Create4res {
 		req.Type = fs.TypeFIFO
 	case *nfsv4.Createtype4_NF4SOCK:
 		req.Type = fs.TypeSocket
+	case *nfsv4.Createtype4_NF4BLK, *nfsv4.Createtype4_NF4CHR:
+		// EFS refuses device files (efs-reference.md §2). PERM reaches
+		// users as "Operation not permitted"; Linux would show BADTYPE as
+		// its internal errno 527.
+		return fail(nfsv4.NFS4ERR_PERM)
 	default:
-		// Regular files are made by OPEN; EFS refuses block and character
-		// devices and named-attribute objects (efs-reference.md §2).
+		// Regular files are made by OPEN; named attributes do not exist.
 		return fail(nfsv4.NFS4ERR_BADTYPE)
 	}
 	req.Mode = defaultMode(req.Type)

@@ -181,7 +181,8 @@ func TestNamespace(t *testing.T) {
 	require.Equal(t, attrs(t, c, a, nfsv4.FATTR4_CHANGE).Change, rn.TargetCinfo.After)
 	do(t, c, nfstest.PutFH(a), nfstest.Lookup("moved"))
 	// Devices are refused, as in EFS; FIFOs and sockets are made.
-	fails(t, c, nfsv4.NFS4ERR_BADTYPE, nfstest.PutFH(root), nfstest.Create(&nfsv4.Createtype4_NF4BLK{}, "blk", nfstest.Attrs{}))
+	fails(t, c, nfsv4.NFS4ERR_PERM, nfstest.PutFH(root), nfstest.Create(&nfsv4.Createtype4_NF4BLK{}, "blk", nfstest.Attrs{}))
+	fails(t, c, nfsv4.NFS4ERR_BADTYPE, nfstest.PutFH(root), nfstest.Create(&nfsv4.Createtype4_default{Type: nfsv4.NF4REG}, "reg", nfstest.Attrs{}))
 	do(t, c, nfstest.PutFH(root), nfstest.Create(&nfsv4.Createtype4_NF4FIFO{}, "fifo", nfstest.Attrs{}))
 	do(t, c, nfstest.PutFH(root), nfstest.Create(&nfsv4.Createtype4_NF4SOCK{}, "sock", nfstest.Attrs{}))
 	// REMOVE of a non-empty directory.
