@@ -24,6 +24,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/shelf-efs/shelf/internal/awsid"
 )
 
 // Defaults. They are documented in README.md; keep the two in step.
@@ -274,10 +276,10 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir must not be empty")
 	}
-	if c.Account != "" && !validAccount(c.Account) {
+	if c.Account != "" && !awsid.ValidAccount(c.Account) {
 		bad("account %q is not a 12-digit account ID (leave it empty to use the one recorded in the data directory)", c.Account)
 	}
-	if !validRegion(c.Region) {
+	if !awsid.ValidRegion(c.Region) {
 		bad("region %q is not a region name such as %s", c.Region, DefaultRegion)
 	}
 	switch c.Log.Level {
@@ -334,53 +336,7 @@ func (c *Config) Validate() error {
 }
 
 // validFileSystemID accepts fs- followed by 8 or 17 lower-case hex digits.
-func validFileSystemID(s string) bool { return validResourceID(s, "fs-") }
-
-// validResourceID reports whether s is prefix and 8 or 17 lower-case hex
-// digits, the form of AWS resource IDs.
-func validResourceID(s, prefix string) bool {
-	hex, ok := strings.CutPrefix(s, prefix)
-	if !ok || (len(hex) != 8 && len(hex) != 17) {
-		return false
-	}
-	for i := 0; i < len(hex); i++ {
-		if c := hex[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-func validAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// validRegion accepts names like us-east-1, eu-central-2, us-gov-west-1:
-// lower-case letters, digits and single inner hyphens, at most 32 bytes (the
-// rule internal/kms applies too).
-func validRegion(s string) bool {
-	if len(s) == 0 || len(s) > 32 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c == '-' && s[i-1] != '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validFileSystemID(s string) bool { return awsid.ValidResource(s, "fs-") }
 
 // validListen accepts host:port with a numeric port (0 picks a free port).
 func validListen(s string) error {
@@ -461,7 +417,7 @@ func (c *Config) validateNetwork(bad func(format string, args ...any)) {
 	ids := map[string]bool{}
 	for i, v := range c.Network.VPCs {
 		where := fmt.Sprintf("network.vpcs[%d]", i)
-		if !validResourceID(v.ID, "vpc-") {
+		if !awsid.ValidResource(v.ID, "vpc-") {
 			bad("%s.id %q is not vpc- and 8 or 17 hex digits", where, v.ID)
 		} else if ids[v.ID] {
 			bad("%s.id %q appears twice", where, v.ID)
@@ -476,7 +432,7 @@ func (c *Config) validateNetwork(bad func(format string, args ...any)) {
 		}
 		for j, sn := range v.Subnets {
 			where := fmt.Sprintf("%s.subnets[%d]", where, j)
-			if !validResourceID(sn.ID, "subnet-") {
+			if !awsid.ValidResource(sn.ID, "subnet-") {
 				bad("%s.id %q is not subnet- and 8 or 17 hex digits", where, sn.ID)
 			} else if ids[sn.ID] {
 				bad("%s.id %q appears twice", where, sn.ID)

@@ -2,6 +2,8 @@ package iam
 
 import (
 	"strings"
+
+	"github.com/shelf-efs/shelf/internal/awsid"
 )
 
 // Principal is the caller a request is evaluated for.
@@ -50,7 +52,7 @@ func (ps *principalSpec) list(typ string) *[]string {
 // principals ("You cannot use a wildcard to match part of a principal name
 // or ARN", IAM User Guide, Principal).
 func validAWSPrincipal(v string) bool {
-	if v == "*" || isAccountID(v) {
+	if v == "*" || awsid.ValidAccount(v) {
 		return true
 	}
 	if strings.ContainsAny(v, "*?") {
@@ -60,26 +62,14 @@ func validAWSPrincipal(v string) bool {
 	return len(parts) == 6 && parts[0] == "arn" && parts[1] != "" && parts[2] != "" && parts[5] != ""
 }
 
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // rootAccount returns the account of an account principal: a bare account
 // ID or arn:<partition>:iam::<account>:root.
 func rootAccount(v string) (string, bool) {
-	if isAccountID(v) {
+	if awsid.ValidAccount(v) {
 		return v, true
 	}
 	parts := strings.SplitN(v, ":", 6)
-	if len(parts) == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[3] == "" && parts[5] == "root" && isAccountID(parts[4]) {
+	if len(parts) == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[3] == "" && parts[5] == "root" && awsid.ValidAccount(parts[4]) {
 		return parts[4], true
 	}
 	return "", false

@@ -28,6 +28,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/shelf-efs/shelf/internal/awsid"
 )
 
 // Errors of the control plane. Every error returned by the Manager wraps at
@@ -98,40 +100,13 @@ type Config struct {
 // ErrInvalidArgument.
 func (c Config) Validate() error {
 	var errs []error
-	if len(c.Account) != 12 || !allDigits(c.Account) {
+	if !awsid.ValidAccount(c.Account) {
 		errs = append(errs, errf(ErrInvalidArgument, "account %q is not a 12-digit account ID", c.Account))
 	}
-	if !validRegion(c.Region) {
+	if !awsid.ValidRegion(c.Region) {
 		errs = append(errs, errf(ErrInvalidArgument, "region %q is not a region name", c.Region))
 	}
 	return errors.Join(errs...)
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// validRegion accepts names like us-east-1, eu-central-2, us-gov-west-1,
-// local-1: lower-case letters, digits and single hyphens.
-func validRegion(s string) bool {
-	if len(s) == 0 || len(s) > 32 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c == '-' && s[i-1] != '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // KeyState is the state of a KMS key as DescribeKey reports it.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/shelf-efs/shelf/internal/awsid"
 	"github.com/shelf-efs/shelf/internal/meta"
 )
 
@@ -26,7 +27,7 @@ func recordedAccount(ctx context.Context, m meta.Store) (string, error) {
 		if err != nil {
 			return err
 		}
-		if !validAccount(string(v)) {
+		if !awsid.ValidAccount(string(v)) {
 			return fmt.Errorf("recorded account is not 12 digits")
 		}
 		account = string(v)
@@ -66,16 +67,4 @@ func newAccount() (string, error) {
 		return "", fmt.Errorf("server: random account: %w", err)
 	}
 	return fmt.Sprintf("%012d", n), nil
-}
-
-func validAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
