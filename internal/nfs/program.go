@@ -10,7 +10,13 @@
 //
 // nfs imports fs, meta, clock and nfs/rpc (the request context); it must not
 // import engines, server, control or api. The RPC layer (nfs/rpc) calls
-// Program.Serve.
+// Program.Serve, which serves the file system named by the connection
+// (rpc.Conn.FileSystemID) to the caller of the credential:
+//
+//	prog := nfs.NewProgram(fsvc, nfs.Options{HandleKey: key, Meta: store, Logger: log})
+//	programs := map[uint32]rpc.Program{
+//		rpc.ProgramNFS: rpc.Versions(rpc.NFSVersion, rpc.NFSVersion, prog.Serve),
+//	}
 package nfs
 
 import (
