@@ -189,13 +189,11 @@ func (p *Program) unlock() { p.mu.Unlock() }
 // reapLocked expires clients whose lease ran out and ends grace periods.
 func (p *Program) reapLocked(now time.Time) {
 	for _, cl := range p.mu.clients {
-		limit := p.opts.LeaseTime
-		if !cl.confirmed {
-			// Unconfirmed records carry no state: drop them after a lease.
-			limit = p.opts.LeaseTime
-		}
-		if now.Sub(cl.lastRenew) > limit && !p.clientBusyLocked(cl) {
-			p.log.Info("nfs client lease expired", "fs_id", cl.key.fsID, "client_id", cl.id)
+		// Unconfirmed records carry no state and go after a lease too.
+		if now.Sub(cl.lastRenew) > p.opts.LeaseTime && !p.clientBusyLocked(cl) {
+			if cl.confirmed {
+				p.log.Info("nfs client lease expired", "fs_id", cl.key.fsID, "client_id", cl.id)
+			}
 			p.removeClientLocked(cl, true)
 		}
 	}
@@ -244,7 +242,6 @@ func (p *Program) newIDLocked() uint64 {
 	return uint64(p.bootID)<<32 | uint64(p.mu.nextID)
 }
 
-func (p *Program) staleClientID(id uint64) bool { return uint32(id>>32) != p.bootID }
 
 // newStateLocked registers a new open or lock state.
 func (p *Program) newStateLocked(o *stateOwner, fh fileHandle) *state {

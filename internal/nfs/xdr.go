@@ -6,8 +6,6 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
-
-	"github.com/buildbarn/go-xdr/pkg/protocols/nfsv4"
 )
 
 // xdrEnc appends XDR (RFC 4506) values to a byte slice. It is used for
@@ -121,8 +119,4 @@ func (d *xdrDec) nfstime() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(sec, int64(nsec)).UTC(), true
-}
-
-func nfsTime(t time.Time) nfsv4.Nfstime4 {
-	return nfsv4.Nfstime4{Seconds: t.Unix(), Nseconds: uint32(t.Nanosecond())}
 }
