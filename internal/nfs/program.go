@@ -63,8 +63,11 @@ const (
 	MaxOps = 128
 	// maxSlots is the slot count (ca_maxrequests) a session gets at most.
 	maxSlots = 64
-	// maxCachedReplyBytes bounds a reply kept in a slot's reply cache.
+	// maxCachedReplyBytes bounds a reply kept in a slot's reply cache when
+	// the client asks for it (sa_cachethis); smallReplyBytes is kept
+	// whether or not it asks.
 	maxCachedReplyBytes = 64 << 10
+	smallReplyBytes     = 2 << 10
 	// maxTagBytes bounds the COMPOUND tag.
 	maxTagBytes = 1024
 	// maxSessionsPerClient bounds CREATE_SESSION.

@@ -103,9 +103,12 @@ func (c *compound) sequence(a *nfsv4.Sequence4args, ops []decodedOp, res *nfsv4.
 	defer func() {
 		p.mu.Lock()
 		sl.busy = false
-		if len(reply) <= maxCachedReplyBytes {
-			// Replies are cached whether or not sa_cachethis asks, while
-			// they are small: retries then always see the same bytes.
+		// A reply is kept when the client asks (Linux does for operations
+		// that are not idempotent) or when it is small, so that most
+		// retries see the same bytes while a session pins at most
+		// slots × maxCachedReplyBytes; others retry with
+		// NFS4ERR_RETRY_UNCACHED_REP.
+		if len(reply) <= smallReplyBytes || (a.SaCachethis && len(reply) <= maxCachedReplyBytes) {
 			sl.reply = reply
 		}
 		p.mu.Unlock()

@@ -128,6 +128,18 @@ func TestReplayUncachedLargeReply(t *testing.T) {
 	require.Equal(t, nfsv4.NFS4ERR_RETRY_UNCACHED_REP, res.Status)
 	require.Equal(t, nfsv4.NFS4_OK, nfstest.Status(res.Resarray[0]))
 	require.Equal(t, nfsv4.OP_PUTFH, nfstest.Op(res.Resarray[1]))
+	c.SlotSeqids[0] = seqid
+
+	// Asked for with sa_cachethis, a mid-sized reply is kept.
+	seqid = c.SlotSeqids[0] + 1
+	args = nfstest.Encode(&nfsv4.Compound4args{Minorversion: 1, Argarray: []nfsv4.NfsArgop4{
+		c.Sequence(0, seqid, true), nfstest.PutFH(fh), nfstest.Read(sid, 0, 32<<10)}})
+	first, err := c.Raw(ctx, args)
+	require.NoError(t, err)
+	again, err := c.Raw(ctx, args)
+	require.NoError(t, err)
+	require.Equal(t, first, again)
+	c.SlotSeqids[0] = seqid
 }
 
 func TestSlotsRunConcurrently(t *testing.T) {
