@@ -242,7 +242,6 @@ func (p *Program) newIDLocked() uint64 {
 	return uint64(p.bootID)<<32 | uint64(p.mu.nextID)
 }
 
-
 // newStateLocked registers a new open or lock state.
 func (p *Program) newStateLocked(o *stateOwner, fh fileHandle) *state {
 	p.mu.nextSeq++
