@@ -129,3 +129,35 @@ func TestV40LeaseRenewal(t *testing.T) {
 	e.client(0, "someone else") // any request reaps
 	fails(t, c, nfsv4.NFS4ERR_STALE_CLIENTID, &nfsv4.NfsArgop4_OP_RENEW{Oprenew: nfsv4.Renew4args{Clientid: c.ClientID}})
 }
+
+func TestExclusiveCreateV40(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(0, "excl")
+	root := rootFH(t, c)
+	verf := [8]byte{7, 7, 7}
+	open := func(v [8]byte) nfsv4.NfsArgop4 {
+		return nfstest.Open(c.NextSeqid("o"), c.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_WRITE, nfstest.ClaimNull("x"),
+			&nfsv4.Createhow4_EXCLUSIVE4{Createverf: v})
+	}
+	res := do(t, c, nfstest.PutFH(root), open(verf), nfstest.GetFH())
+	ok := res.Resarray[1].(*nfsv4.NfsResop4_OP_OPEN).Opopen.(*nfsv4.Open4res_NFS4_OK).Resok4
+	require.Empty(t, ok.Attrset, "EXCLUSIVE4 sets no attributes")
+	// A retransmitted create (same verifier) succeeds; another one fails.
+	do(t, c, nfstest.PutFH(root), open(verf))
+	fails(t, c, nfsv4.NFS4ERR_EXIST, nfstest.PutFH(root), open([8]byte{8}))
+	// EXCLUSIVE4_1 does not exist in NFSv4.0.
+	fails(t, c, nfsv4.NFS4ERR_INVAL, nfstest.PutFH(root), nfstest.Open(c.NextSeqid("o"), c.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_WRITE,
+		nfstest.ClaimNull("y"), &nfsv4.Createhow4_EXCLUSIVE4_1{}))
+}
+
+func TestTruncateNeedsWriteOpen(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(1, "trunc")
+	root := rootFH(t, c)
+	fh, _ := createFile(t, c, root, "f", "o")
+	res := do(t, c, nfstest.PutFH(fh), nfstest.Open(0, 0, "reader", nfsv4.OPEN4_SHARE_ACCESS_READ, &nfsv4.OpenClaim4_CLAIM_FH{}, nil))
+	rsid := nfstest.Last(res).(*nfsv4.NfsResop4_OP_OPEN).Opopen.(*nfsv4.Open4res_NFS4_OK).Resok4.Stateid
+	zero := uint64(0)
+	fails(t, c, nfsv4.NFS4ERR_OPENMODE, nfstest.PutFH(fh), nfstest.SetAttr(rsid, nfstest.Attrs{Size: &zero}))
+	fails(t, c, nfsv4.NFS4ERR_ISDIR, nfstest.PutFH(root), nfstest.SetAttr(nfsv4.Stateid4{}, nfstest.Attrs{Size: &zero}))
+}
