@@ -846,3 +846,42 @@ func TestConcurrentWritersOfOneFile(t *testing.T) {
 		requireClean(t, e)
 	})
 }
+
+func TestTruncateHugeSparseFileAndTimes(t *testing.T) {
+	both(t, func(t *testing.T, e *env, f *fs.FileSystem) {
+		a := create(t, f, root, fs.RootIno, "sparse", 0o644)
+		// Blocks at both ends of a 40 TB range.
+		_, err := f.Write(ctx, root, a.Ino, 0, []byte("head"))
+		require.NoError(t, err)
+		_, err = f.Write(ctx, root, a.Ino, 40<<40, []byte("tail"))
+		require.NoError(t, err)
+		when := fs.SetTime{Time: time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)}
+		sz := uint64(2)
+		got, err := f.SetAttr(ctx, root, a.Ino, fs.SetAttrs{Size: &sz, Mtime: &when})
+		require.NoError(t, err)
+		require.EqualValues(t, 2, got.Size)
+		require.True(t, got.Mtime.Equal(when.Time), "an explicit mtime given with a size wins: %v", got.Mtime)
+		require.Equal(t, []byte("he"), readAll(t, f, root, a.Ino))
+		requireClean(t, e)
+	})
+}
+
+func TestTruncateInSteps(t *testing.T) {
+	e := newEnv(t)
+	f := e.newFS(t, false)
+	a := create(t, f, root, fs.RootIno, "many-blocks", 0o644)
+	const blocks = 4096 + 1000 // more than one truncation step
+	for i := 0; i < blocks; i++ {
+		_, err := f.Write(ctx, root, a.Ino, uint64(i)*data.DefaultBlockSize*3, []byte{byte(i)})
+		require.NoError(t, err)
+	}
+	sz := uint64(data.DefaultBlockSize * 3 * 10)
+	got, err := f.SetAttr(ctx, root, a.Ino, fs.SetAttrs{Size: &sz})
+	require.NoError(t, err)
+	require.EqualValues(t, sz, got.Size)
+	require.EqualValues(t, 10, got.SpaceUsed)
+	st, err := f.StatFS(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 10, st.UsedBytes)
+	requireClean(t, e)
+}

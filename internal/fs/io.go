@@ -443,24 +443,32 @@ func (f *FileSystem) setAttr(ctx context.Context, c *Caller, ino uint64, s SetAt
 				tail = &newBlock{index: *s.Size / bs, old: old, rec: nr}
 			}
 		}
-		// Free whole blocks past the new end in steps, from the end.
-		for firstFree := (*s.Size + bs - 1) / bs; size > *s.Size && (size+bs-1)/bs > firstFree+truncateBatch; {
-			cut := ((size+bs-1)/bs - truncateBatch) * bs
-			if err := f.update(ctx, "setattr", ino, func(t *txn) error {
-				n, err := t.inode(ino)
-				if err != nil {
-					return err
-				}
-				if _, err := t.freeBlocks(n, cut/bs, truncateBatch); err != nil {
-					return err
-				}
-				n.Size = min(n.Size, cut)
-				t.touch(n, true)
-				return t.putInode(n)
-			}); err != nil {
+		// Free the stored blocks past the new end in steps of at most
+		// truncateBatch, from the end, so that every step leaves a file
+		// cut at a block boundary. Only stored blocks count: shrinking a
+		// huge sparse file costs what it stores, not its size.
+		if size > *s.Size {
+			steps, err := f.truncateSteps(ctx, ino, (*s.Size+bs-1)/bs)
+			if err != nil {
 				return Attr{}, err
 			}
-			size = cut
+			for i := len(steps) - 1; i >= 1; i-- {
+				cut := steps[i]
+				if err := f.update(ctx, "setattr", ino, func(t *txn) error {
+					n, err := t.inode(ino)
+					if err != nil {
+						return err
+					}
+					if _, err := t.freeBlocks(n, cut, truncateBatch); err != nil {
+						return err
+					}
+					n.Size = min(n.Size, cut*bs)
+					t.touch(n, true)
+					return t.putInode(n)
+				}); err != nil {
+					return Attr{}, err
+				}
+			}
 		}
 	}
 	err := f.update(ctx, "setattr", ino, func(t *txn) error {
@@ -507,7 +515,11 @@ func (f *FileSystem) setAttr(ctx context.Context, c *Caller, ino uint64, s SetAt
 			}
 			n.Size = *s.Size
 			clearSetID(c, n)
+			mtime := n.Mtime
 			t.touch(n, true)
+			if s.Mtime != nil {
+				n.Mtime = mtime // an explicit time given with the size wins
+			}
 		}
 		a = n.attr()
 		return t.putInode(n)
@@ -519,6 +531,27 @@ func (f *FileSystem) setAttr(ctx context.Context, c *Caller, ino uint64, s SetAt
 		f.svc.kickCollector()
 	}
 	return a, err
+}
+
+// truncateSteps returns the index of the first, the (truncateBatch+1)th, the
+// (2·truncateBatch+1)th, … stored block of ino at or after block from: the
+// cut points of a truncation in steps that each free at most truncateBatch
+// blocks.
+func (f *FileSystem) truncateSteps(ctx context.Context, ino, from uint64) ([]uint64, error) {
+	var steps []uint64
+	err := f.view(ctx, "setattr", ino, func(r *reader) error {
+		steps = steps[:0]
+		n := 0
+		vol := f.rec.Vol
+		return r.Scan(meta.BlockKey(vol, ino, from), meta.PrefixEnd(meta.BlockPrefix(vol, ino)), func(k, _ []byte) (bool, error) {
+			if n%truncateBatch == 0 {
+				steps = append(steps, binary.BigEndian.Uint64(k[len(k)-8:]))
+			}
+			n++
+			return true, nil
+		})
+	})
+	return steps, err
 }
 
 // applySetAttrs applies the non-size attributes with their permission rules.
