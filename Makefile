@@ -9,7 +9,7 @@ TAGFLAGS := $(if $(TAGS),-tags $(TAGS))
 # FUZZTIME is how long fuzz-smoke runs each fuzz target.
 FUZZTIME ?= 10s
 
-.PHONY: all build test race lint fuzz-smoke e2e clean
+.PHONY: all build test race lint fuzz-smoke e2e load clean
 
 all: build
 
@@ -41,6 +41,12 @@ fuzz-smoke:
 E2E_TIMEOUT ?= 90m
 e2e:
 	SHELF_E2E=1 $(GO) test $(TAGFLAGS) -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/...
+
+# The load test (test/load): 1,000 concurrent NFSv4.1 connections against an
+# in-process shelfd, with memory and goroutines per connection. Not part of
+# make test; SHELF_LOAD_CONNS and SHELF_LOAD_DURATION change its size.
+load:
+	SHELF_LOAD=1 $(GO) test $(TAGFLAGS) -count=1 -v ./test/load/
 
 clean:
 	rm -rf bin
