@@ -47,14 +47,17 @@ type benchRow struct {
 
 // runBench establishes --conns NFSv4.1 sessions with the server, spreads
 // --workers over them, and runs each test for --duration in a scratch
-// directory under the export root, which it removes at the end.
+// directory under the export root, which it removes at the end. Workers
+// that share a connection use their own slots but take turns on the wire
+// (nfstest.TCP sends one call at a time), so concurrency on the wire is
+// --conns.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("shelf bench", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	var cfg benchConfig
 	fl.StringVar(&cfg.server, "server", "127.0.0.1:2049", "NFSv4.1 server host:port")
 	fl.IntVar(&cfg.conns, "conns", 4, "connections, one session each")
-	fl.IntVar(&cfg.workers, "workers", 0, "concurrent workers spread over the connections (default: --conns)")
+	fl.IntVar(&cfg.workers, "workers", 0, "concurrent workers spread over the connections, one session slot each (default: --conns); workers sharing a connection take turns, one call in flight per connection")
 	fl.DurationVar(&cfg.duration, "duration", 10*time.Second, "duration of each test")
 	size := fl.String("size", "64MiB", "size of each worker's data file")
 	if err := fl.Parse(args); err != nil {
