@@ -885,3 +885,24 @@ func TestTruncateInSteps(t *testing.T) {
 	require.EqualValues(t, 10, st.UsedBytes)
 	requireClean(t, e)
 }
+
+func TestBlockSizeOption(t *testing.T) {
+	e := newEnv(t)
+	for _, bad := range []int{1000, 2048, 8 << 20, 3 << 12} {
+		_, err := e.svc.CreateFileSystem(ctx, fmt.Sprintf("fs-%017x", bad), fs.CreateOptions{BlockSize: bad})
+		requireCode(t, err, fs.Invalid)
+	}
+	f, err := e.svc.CreateFileSystem(ctx, "fs-00000000000000016", fs.CreateOptions{BlockSize: 16 << 10, Encrypted: true, KMSKeyID: e.keyID})
+	require.NoError(t, err)
+	a := create(t, f, root, fs.RootIno, "a", 0o644)
+	p := make([]byte, 100_000)
+	_, _ = rand.Read(p)
+	_, err = f.Write(ctx, root, a.Ino, 5, p)
+	require.NoError(t, err)
+	got := readAll(t, f, root, a.Ino)
+	require.True(t, bytes.Equal(append(make([]byte, 5), p...), got))
+	rep, err := e.svc.Check(ctx, fs.CheckOptions{})
+	require.NoError(t, err)
+	require.Empty(t, rep.Problems)
+	require.Equal(t, 7, rep.Blocks, "100,005 bytes in 16 KiB blocks")
+}

@@ -160,6 +160,10 @@ type CreateOptions struct {
 	// KMSKeyID names the KMS key that wraps the data key (required when
 	// Encrypted; the caller resolves the default managed key).
 	KMSKeyID string
+	// BlockSize is the size of the file system's blocks, a power of two
+	// from 4 KiB to 4 MiB; zero means data.DefaultBlockSize. It is fixed
+	// for the life of the file system.
+	BlockSize int
 }
 
 var systemNextVol = meta.SystemKey("next-vol")
@@ -167,7 +171,14 @@ var systemNextVol = meta.SystemKey("next-vol")
 // CreateFileSystem creates an empty file system whose root directory is
 // owned by 0:0 with mode 0755, as in EFS. It fails with Exist if id exists.
 func (s *Service) CreateFileSystem(ctx context.Context, id string, o CreateOptions) (*FileSystem, error) {
-	rec := volumeRecord{ID: id, BlockSize: data.DefaultBlockSize, Encrypted: o.Encrypted, Created: s.clock.Now().UTC()}
+	bs := o.BlockSize
+	if bs == 0 {
+		bs = data.DefaultBlockSize
+	}
+	if bs < 4<<10 || bs > 4<<20 || bs&(bs-1) != 0 {
+		return nil, errorf("create file system", 0, Invalid, fmt.Errorf("block size %d is not a power of two from 4 KiB to 4 MiB", bs))
+	}
+	rec := volumeRecord{ID: id, BlockSize: bs, Encrypted: o.Encrypted, Created: s.clock.Now().UTC()}
 	if o.Encrypted {
 		if s.keys == nil || o.KMSKeyID == "" {
 			return nil, errorf("create file system", 0, Invalid, errors.New("encryption needs a KMS key"))

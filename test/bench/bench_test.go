@@ -12,6 +12,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -23,6 +24,10 @@ import (
 )
 
 var ctx = context.Background()
+
+// benchBlockSize is the block size of the benchmarked file systems (zero:
+// the default); SHELF_BENCH_BLOCK_SIZE sets it to compare sizes.
+var benchBlockSize, _ = strconv.Atoi(os.Getenv("SHELF_BENCH_BLOCK_SIZE"))
 
 // concurrency is the number of concurrent clients of the parallel
 // benchmarks (RunParallel runs GOMAXPROCS × this many goroutines).
@@ -43,7 +48,7 @@ func newRig(b *testing.B, encrypted bool) *rig {
 	srv, err := server.New(ctx, cfg, nil)
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = srv.Close() })
-	o := fs.CreateOptions{Encrypted: encrypted}
+	o := fs.CreateOptions{Encrypted: encrypted, BlockSize: benchBlockSize}
 	if encrypted {
 		key, err := srv.KMS().ManagedKey(ctx)
 		require.NoError(b, err)
