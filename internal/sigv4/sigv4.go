@@ -3,7 +3,7 @@
 // path encoded once more per segment, the canonical query re-encoded and
 // sorted, the signed headers trimmed with inner spaces collapsed, `host`
 // with its port, and the SHA-256 of the body as the payload hash
-// (../shared/reference/aws-clients.md §6 records the recipe, checked against
+// (the recipe of the AWS Signature Version 4 documentation, checked against
 // captured requests of both CLIs and the Go SDK).
 //
 // Verification is split in two so that the HTTP edge can route a request by

@@ -18,9 +18,8 @@
 //	                        mountstats, shelfd.log) in this directory
 //	SHELF_E2E_TIMEOUT       seconds per VM run (default 1200)
 //	SHELF_E2E_RACE=1        build shelfd with the race detector
-//	SHELF_KNFS_RUN          the harness's run script (default: the first of
-//	                        ../shared/tools/kernel-nfs/run and
-//	                        scripts/kernel-nfs-run that exists)
+//	SHELF_KNFS_RUN          the harness's run script (default:
+//	                        scripts/kernel-nfs-run)
 package e2e
 
 import (
@@ -155,14 +154,8 @@ func kernelHarness(t *testing.T, root string) string {
 	if p := os.Getenv("SHELF_KNFS_RUN"); p != "" {
 		run = p
 	} else {
-		for _, p := range []string{
-			filepath.Join(root, "..", "shared", "tools", "kernel-nfs", "run"),
-			filepath.Join(root, "scripts", "kernel-nfs-run"),
-		} {
-			if _, err := os.Stat(p); err == nil {
-				run = p
-				break
-			}
+		if p := filepath.Join(root, "scripts", "kernel-nfs-run"); fileExists(p) {
+			run = p
 		}
 	}
 	if run == "" {
@@ -444,4 +437,9 @@ func (p *linePrefixer) Write(b []byte) (int, error) {
 		p.buf = p.buf[i+1:]
 	}
 	return len(b), nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

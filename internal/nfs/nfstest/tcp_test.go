@@ -77,7 +77,7 @@ func TestTCP(t *testing.T) {
 // (host:port) until interrupted, for the kernel-nfs harness:
 //
 //	SHELF_NFS_SERVE=127.0.0.1:12049 go test -run TestServeForKernel -timeout 0 ./internal/nfs/nfstest
-//	../shared/tools/kernel-nfs/run --server 127.0.0.1:12049 --vers 4.1 -- 'echo hi > f; cat f'
+//	sudo scripts/kernel-nfs-run --server 127.0.0.1:12049 --vers 4.1 -- 'echo hi > f; cat f'
 func TestServeForKernel(t *testing.T) {
 	addr := os.Getenv("SHELF_NFS_SERVE")
 	if addr == "" {
