@@ -673,11 +673,11 @@ type DirEntry struct {
 	Attr   *Attr // when asked for
 }
 
-// ReadDir returns up to max entries of directory dir after cookie (0 for the
+// ReadDir returns up to maxEntries entries of directory dir after cookie (0 for the
 // start), and whether the end was reached. Cookies stay valid while the
 // directory changes: an entry keeps its cookie until it is removed, and new
 // entries get larger cookies.
-func (f *FileSystem) ReadDir(ctx context.Context, c *Caller, dir, cookie uint64, max int, withAttrs bool) ([]DirEntry, bool, error) {
+func (f *FileSystem) ReadDir(ctx context.Context, c *Caller, dir, cookie uint64, maxEntries int, withAttrs bool) ([]DirEntry, bool, error) {
 	var out []DirEntry
 	eof := true
 	err := f.view(ctx, "readdir", dir, func(r *reader) error {
@@ -696,9 +696,9 @@ func (f *FileSystem) ReadDir(ctx context.Context, c *Caller, dir, cookie uint64,
 			return nil
 		}
 		vol := f.rec.Vol
-		start := meta.DirCookieKey(vol, dir, max64(cookie+1, firstCookie))
+		start := meta.DirCookieKey(vol, dir, max(cookie+1, firstCookie))
 		return r.Scan(start, meta.PrefixEnd(meta.DirCookiePrefix(vol, dir)), func(k, v []byte) (bool, error) {
-			if len(out) >= max {
+			if len(out) >= maxEntries {
 				eof = false
 				return false, nil
 			}
@@ -721,13 +721,6 @@ func (f *FileSystem) ReadDir(ctx context.Context, c *Caller, dir, cookie uint64,
 		})
 	})
 	return out, eof, err
-}
-
-func max64(a, b uint64) uint64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // StatFS describes the space of a file system. Sizes are elastic: the total

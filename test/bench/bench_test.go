@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -261,7 +262,7 @@ func BenchmarkDiskSyncedWrite(b *testing.B) {
 		if _, err := f.Write(p); err != nil {
 			b.Fatal(err)
 		}
-		if err := f.Sync(); err != nil {
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
 			b.Fatal(err)
 		}
 	}
