@@ -41,8 +41,12 @@ type conn struct {
 	s    *Server
 	nc   net.Conn
 	info *Conn // read-only once serving starts
-	// ctx carries info (WithConn) and is cancelled when the connection
-	// must end: by cancel, by its Serve's context, or by Server.Close.
+	// base is cancelled when the connection must end: by cancel, by its
+	// Serve's context, by Server.Close or by Disconnect. ctx derives from
+	// it and carries info (WithConn) and what Options.ConnContext added;
+	// calls run in it. ctx and info change only while no call is in
+	// progress (admission, TLS handshake).
+	base   context.Context
 	ctx    context.Context
 	cancel context.CancelFunc
 	log    *slog.Logger
@@ -63,11 +67,15 @@ type conn struct {
 func (c *conn) serve() {
 	defer c.s.dropConn(c)
 	defer c.cancel()
-	stop := context.AfterFunc(c.ctx, func() { c.nc.Close() })
+	raw := c.nc
+	stop := context.AfterFunc(c.base, func() { raw.Close() })
 	defer stop()
-	defer c.nc.Close()
+	defer func() { c.nc.Close() }()
 	c.log.Debug("rpc: connection accepted", "local", c.info.Local.String())
 
+	if !c.admit() {
+		return
+	}
 	br := bufio.NewReaderSize(c.nc, readBufferBytes)
 	first, err := br.Peek(1)
 	if err != nil {
@@ -75,12 +83,16 @@ func (c *conn) serve() {
 		return
 	}
 	if first[0] == tlsHandshakeByte {
-		// The seam for TLS (efs-utils' stunnel, `-o tls`): wrap
-		// bufferedConn{br, c.nc} in tls.Server, set c.info.TLS and go
-		// on below with a reader over the TLS connection, and make
-		// write use the TLS connection too.
-		c.log.Info("rpc: TLS connection refused: TLS is not supported yet")
-		return
+		// efs-utils' tunnel (stunnel or efs-proxy) speaks TLS from the
+		// first byte, on the NFS port.
+		if c.s.opts.TLS == nil {
+			c.s.stats.tlsRefused.Add(1)
+			c.log.Info("rpc: TLS connection refused: TLS is not configured")
+			return
+		}
+		if br = c.startTLS(br, false); br == nil {
+			return
+		}
 	}
 
 	rr := recordReader{r: br, maxBytes: c.s.opts.MaxRecordBytes}
@@ -107,6 +119,19 @@ func (c *conn) serve() {
 				c.log.Debug("rpc: connection closed: read failed", "err", err)
 			}
 			break
+		}
+		if c.s.opts.TLS != nil && !c.info.TLS && isTLSProbe(rec) {
+			// RFC 9289 §4.1: answer the AUTH_TLS probe, then the next
+			// bytes are the client's TLS handshake. Calls already in
+			// progress are answered first, in the clear.
+			<-c.inflight
+			c.calls.Wait()
+			c.acceptProbe(rec)
+			if br = c.startTLS(br, true); br == nil {
+				break
+			}
+			rr.r = br
+			continue
 		}
 		c.calls.Add(1)
 		go func() {
@@ -300,7 +325,7 @@ func (c *conn) write(rec []byte) {
 	putRecordMarker(rec)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.ctx.Err() != nil {
+	if c.base.Err() != nil {
 		return
 	}
 	if err := c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout)); err != nil {

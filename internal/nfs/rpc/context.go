@@ -10,6 +10,7 @@ package rpc
 
 import (
 	"context"
+	"crypto/x509"
 	"net/netip"
 )
 
@@ -43,8 +44,22 @@ type Conn struct {
 	// FileSystemID and MountTargetID name what the listener serves.
 	FileSystemID  string
 	MountTargetID string
-	// TLS reports an encrypted connection.
+	// TLS reports an encrypted connection: a TLS handshake right away
+	// (efs-utils' tunnel) or after an RPC-with-TLS probe (StartTLS).
 	TLS bool
+	// StartTLS reports that TLS was started by the AUTH_TLS probe of RFC
+	// 9289 rather than by a ClientHello as the first bytes.
+	StartTLS bool
+	// TLSVersion and CipherSuite are the crypto/tls values of the
+	// session; ServerName is the SNI the client sent.
+	TLSVersion  uint16
+	CipherSuite uint16
+	ServerName  string
+	// PeerCertificates is the chain the client presented, leaf first
+	// (empty when it presented none). Only the handshake's proof of the
+	// leaf's private key has been checked, not the chain: trust is the
+	// business of Options.ConnContext.
+	PeerCertificates []*x509.Certificate
 }
 
 type credentialsKey struct{}
@@ -70,4 +85,15 @@ func WithConn(ctx context.Context, c *Conn) context.Context {
 func ConnFromContext(ctx context.Context) (*Conn, bool) {
 	c, ok := ctx.Value(connKey{}).(*Conn)
 	return c, ok
+}
+
+type disconnectKey struct{}
+
+// Disconnect closes the connection of the request in ctx: the reply of the
+// request is dropped, and calls in progress see their context cancelled.
+// It does nothing for a context without a connection.
+func Disconnect(ctx context.Context) {
+	if cancel, ok := ctx.Value(disconnectKey{}).(context.CancelFunc); ok {
+		cancel()
+	}
 }

@@ -82,7 +82,7 @@ func FuzzCall(f *testing.F) {
 		info := &Conn{ID: 1}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		c := &conn{s: srv, nc: nc, info: info, ctx: WithConn(ctx, info), cancel: cancel, log: srv.log}
+		c := &conn{s: srv, nc: nc, info: info, base: ctx, ctx: WithConn(ctx, info), cancel: cancel, log: srv.log}
 		// procBlock would wait for ever: let it go at once.
 		close(p.release)
 
@@ -101,5 +101,26 @@ func FuzzCall(f *testing.F) {
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, len(in), 4)
 		require.Equal(t, binary.BigEndian.Uint32(in), rep.xid)
+	})
+}
+
+// FuzzTLSProbe checks that telling an RFC 9289 probe from a call never
+// panics, whatever the record holds.
+func FuzzTLSProbe(f *testing.F) {
+	f.Add(callMsg(1, testProg, testVers, 0, rpcv2.OpaqueAuth{Flavor: authTLS, Body: []byte{}}, authNone, nil))
+	f.Add(callMsg(2, testProg, testVers, 0, authNone, authNone, nil))
+	f.Add([]byte{0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if isTLSProbe(in) {
+			r := bytes.NewReader(in)
+			var m rpcv2.RpcMsg
+			if _, err := m.ReadFrom(r); err != nil {
+				t.Fatalf("a probe must be a decodable call: %v", err)
+			}
+			call, ok := m.Body.(*rpcv2.RpcMsgBody_CALL)
+			if !ok || call.Cbody.Cred.Flavor != authTLS || call.Cbody.Proc != 0 {
+				t.Fatalf("not a NULL call with AUTH_TLS: %#v", m.Body)
+			}
+		}
 	})
 }

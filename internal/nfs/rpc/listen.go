@@ -15,7 +15,7 @@ const DefaultPort = 2049
 // marker, whose first byte would be 0x16 only for a fragment of more than
 // 350 MiB with the last-fragment bit clear, which no limit allows: the
 // first byte tells the two apart, as EFS mount targets do for the
-// efs-utils TLS tunnel. Serve refuses TLS until it is implemented.
+// efs-utils TLS tunnel. Serve terminates TLS when Options.TLS is set.
 const tlsHandshakeByte = 0x16
 
 // Listen opens a TCP listener for a mount target on addr (host:port; one

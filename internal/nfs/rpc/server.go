@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,41 @@ type Options struct {
 	// Logger receives connection events at Debug and problems at Warn
 	// (nil discards them).
 	Logger *slog.Logger
+
+	// TLS, when set, serves TLS on the same port as plain RPC: a
+	// connection whose first byte is a TLS handshake record (0x16) is a
+	// TLS connection (efs-utils' tunnel), and a plain connection may
+	// upgrade with the AUTH_TLS probe of RFC 9289 (Linux's xprtsec=tls).
+	// Without it both are refused. Set MinVersion; ClientAuth
+	// RequestClientCert lets ConnContext see the client's certificate.
+	TLS *tls.Config
+	// HandshakeTimeout bounds a TLS handshake (DefaultHandshakeTimeout).
+	HandshakeTimeout time.Duration
+	// ConnContext, when set, admits connections: it is called when a
+	// connection is accepted (before anything is read from it) and again
+	// when its TLS handshake completes, with the connection as it is then
+	// (Conn.TLS, Conn.PeerCertificates). It returns the context the calls
+	// of the connection run in, which must derive from ctx, or an error,
+	// which closes the connection at once. It must be safe for
+	// concurrent use.
+	ConnContext func(ctx context.Context, c *Conn) (context.Context, error)
+}
+
+// DefaultHandshakeTimeout bounds a TLS handshake.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// Stats counts connection events of a Server since it started.
+type Stats struct {
+	// Refused counts connections that ConnContext refused.
+	Refused uint64
+	// TLSRefused counts TLS connections and probes refused because TLS is
+	// not configured.
+	TLSRefused uint64
+	// TLSHandshakeFailures counts TLS handshakes that failed or timed out.
+	TLSHandshakeFailures uint64
+	// TLSConns counts connections that completed a TLS handshake, and
+	// StartTLS those of them that upgraded with the RFC 9289 probe.
+	TLSConns, StartTLS uint64
 }
 
 // Server serves RPC programs on stream connections with record marking
@@ -73,6 +109,21 @@ type Server struct {
 	}
 	// conns counts connection goroutines, so that Close can wait for them.
 	conns sync.WaitGroup
+
+	stats struct {
+		refused, tlsRefused, tlsFailed, tlsConns, startTLS atomic.Uint64
+	}
+}
+
+// Stats returns the connection counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Refused:              s.stats.refused.Load(),
+		TLSRefused:           s.stats.tlsRefused.Load(),
+		TLSHandshakeFailures: s.stats.tlsFailed.Load(),
+		TLSConns:             s.stats.tlsConns.Load(),
+		StartTLS:             s.stats.startTLS.Load(),
+	}
 }
 
 // nextConnID numbers connections for the life of the process.
@@ -99,6 +150,9 @@ func NewServer(programs map[uint32]Program, opts Options) *Server {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	s := &Server{programs: programs, opts: opts, log: opts.Logger}
 	s.mu.serves = make(map[*serveState]struct{})
@@ -228,7 +282,8 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, tmpl Conn, log *slog.
 		inflight: make(chan struct{}, s.opts.MaxInFlight),
 		log:      log.With("conn_id", info.ID, "remote", info.Remote.String()),
 	}
-	c.ctx = WithConn(ctx, c.info)
+	c.base = context.WithValue(ctx, disconnectKey{}, cancel)
+	c.ctx = WithConn(c.base, c.info)
 	s.mu.conns[c] = struct{}{}
 	s.conns.Add(1)
 	s.mu.Unlock()
