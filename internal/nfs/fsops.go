@@ -11,15 +11,18 @@ import (
 // Operations on filehandles, names and attributes (RFC 8881 §18).
 
 func (c *compound) opPutRootFH() nfsv4.Nfsstat4 {
+	if !c.access.Mount {
+		return nfsv4.NFS4ERR_ACCESS
+	}
 	f, st := c.fileSystem()
 	if st != nfsv4.NFS4_OK {
 		return st
 	}
-	a, err := f.GetAttr(c.ctx, fs.RootIno)
+	a, err := f.GetAttr(c.ctx, c.rootIno())
 	if err != nil {
 		return statusOf(err)
 	}
-	c.setCurrent(c.p.handles.make(c.fsID, &a))
+	c.setCurrent(c.handle(&a))
 	return nfsv4.NFS4_OK
 }
 
@@ -28,8 +31,12 @@ func (c *compound) opPutFH(raw []byte) nfsv4.Nfsstat4 {
 	if err != nil {
 		return nfsv4.NFS4ERR_BADHANDLE
 	}
-	if fh.fsID != c.fsID {
-		// A genuine handle of another file system: not valid here.
+	if !c.access.Mount {
+		return nfsv4.NFS4ERR_ACCESS
+	}
+	if fh.fsID != c.fsID || fh.apID != c.apID() {
+		// A genuine handle of another file system, or one issued through
+		// another access point (or none): not valid on this connection.
 		return nfsv4.NFS4ERR_STALE
 	}
 	c.setCurrent(fh)
@@ -111,7 +118,7 @@ func (c *compound) opLookup(name string) nfsv4.Nfsstat4 {
 	if err != nil {
 		return statusOf(err)
 	}
-	c.setCurrent(c.p.handles.make(c.fsID, &a))
+	c.setCurrent(c.handle(&a))
 	return nfsv4.NFS4_OK
 }
 
@@ -120,14 +127,17 @@ func (c *compound) opLookupP() nfsv4.Nfsstat4 {
 	if st != nfsv4.NFS4_OK {
 		return st
 	}
-	if dir.ino == fs.RootIno {
+	if dir.ino == c.rootIno() {
+		// The root has no parent (RFC 8881 §18.14): the client stays at
+		// its root, which is the access point's directory when there is
+		// one.
 		return nfsv4.NFS4ERR_NOENT
 	}
 	a, err := f.Lookup(c.ctx, &c.caller, dir.ino, "..")
 	if err != nil {
 		return statusOf(err)
 	}
-	c.setCurrent(c.p.handles.make(c.fsID, &a))
+	c.setCurrent(c.handle(&a))
 	return nfsv4.NFS4_OK
 }
 
@@ -165,6 +175,10 @@ func (c *compound) opAccess(a *nfsv4.Access4args) nfsv4.Access4res {
 		if supported&b[0] != 0 && got&b[1] == b[1] {
 			access |= b[0]
 		}
+	}
+	if !c.access.Write {
+		// A read-only connection (no ClientWrite) may not change anything.
+		access &^= nfsv4.ACCESS4_MODIFY | nfsv4.ACCESS4_EXTEND | nfsv4.ACCESS4_DELETE
 	}
 	return &nfsv4.Access4res_NFS4_OK{Resok4: nfsv4.Access4resok{Supported: supported, Access: access}}
 }
@@ -211,6 +225,9 @@ func (c *compound) opSetAttr(a *nfsv4.Setattr4args) nfsv4.Setattr4res {
 	}
 	fh, f, st := c.current()
 	if st != nfsv4.NFS4_OK {
+		return fail(st)
+	}
+	if st := c.mayWrite(); st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
 	na, st := decodeSetAttrs(c.minor, &a.ObjAttributes)
@@ -286,6 +303,9 @@ func (c *compound) opCreate(a *nfsv4.Create4args) nfsv4.Create4res {
 	if st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
+	if st := c.mayWrite(); st != nfsv4.NFS4_OK {
+		return fail(st)
+	}
 	if st := checkName(a.Objname); st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
@@ -332,7 +352,7 @@ func (c *compound) opCreate(a *nfsv4.Create4args) nfsv4.Create4res {
 		}
 	}
 	cinfo := c.changeInfo(f, dir.ino)
-	c.setCurrent(c.p.handles.make(c.fsID, &attr))
+	c.setCurrent(c.handle(&attr))
 	return &nfsv4.Create4res_NFS4_OK{Resok4: nfsv4.Create4resok{Cinfo: cinfo, Attrset: na.mask.bitmap()}}
 }
 
@@ -343,6 +363,9 @@ func (c *compound) opLink(a *nfsv4.Link4args) nfsv4.Link4res {
 	}
 	dir, f, st := c.dirHandle()
 	if st != nfsv4.NFS4_OK {
+		return fail(st)
+	}
+	if st := c.mayWrite(); st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
 	if st := checkName(a.Newname); st != nfsv4.NFS4_OK {
@@ -367,6 +390,9 @@ func (c *compound) opRemove(a *nfsv4.Remove4args) nfsv4.Remove4res {
 	if st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
+	if st := c.mayWrite(); st != nfsv4.NFS4_OK {
+		return fail(st)
+	}
 	if st := checkName(a.Target); st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
@@ -383,6 +409,9 @@ func (c *compound) opRename(a *nfsv4.Rename4args) nfsv4.Rename4res {
 	}
 	dst, f, st := c.dirHandle()
 	if st != nfsv4.NFS4_OK {
+		return fail(st)
+	}
+	if st := c.mayWrite(); st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
 	src := c.saved
@@ -459,7 +488,7 @@ func (c *compound) opSecinfoNoName(style nfsv4.SecinfoStyle4) nfsv4.Secinfo4res 
 		if fh.typ != fs.TypeDirectory {
 			return c.secinfoResult(nfsv4.NFS4ERR_NOTDIR)
 		}
-		if fh.ino == fs.RootIno {
+		if fh.ino == c.rootIno() {
 			return c.secinfoResult(nfsv4.NFS4ERR_NOENT)
 		}
 	default:
@@ -550,7 +579,7 @@ func (c *compound) opReadDir(a *nfsv4.Readdir4args) nfsv4.Readdir4res {
 				attr = &fs.Attr{Ino: e.Ino, Type: e.Type}
 			}
 			src := &attrSource{minor: c.minor, a: attr, st: st2,
-				fh: c.p.handles.make(c.fsID, attr)}
+				fh: c.handle(attr)}
 			ent := &nfsv4.Entry4{Cookie: e.Cookie, Name: e.Name, Attrs: c.p.encodeAttrs(m, src)}
 			entSize := 4 + 8 + 4 + (len(e.Name)+3)&^3 + 4 + 4*len(ent.Attrs.Attrmask) + 4 + len(ent.Attrs.AttrVals)
 			entDir := 8 + 4 + (len(e.Name)+3)&^3

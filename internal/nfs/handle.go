@@ -20,7 +20,10 @@ import (
 // mac is HMAC-SHA256(HandleKey, "shelf nfs fh v1\x00" | everything before
 // it), truncated to 128 bits. The type is immutable for an inode, so
 // carrying it lets operations answer ISDIR, NOTDIR or SYMLINK without a
-// metadata read. apID is empty until access points arrive. A version-1
+// metadata read. apID is the access point the handle was issued through
+// (empty for none): a handle is valid only on connections of the same
+// access point, so it cannot carry a client outside the access point's
+// root directory. A version-1
 // handle is at most 3+40+1+40+16+16 = 116 bytes, under NFS4_FHSIZE.
 const (
 	handleVersion1 = 1
@@ -39,7 +42,7 @@ var errBadHandle = errors.New("nfs: bad file handle")
 // fileHandle is a decoded file handle.
 type fileHandle struct {
 	fsID string
-	apID string // access point scope; empty for now
+	apID string // access point scope; empty for none
 	ino  uint64
 	gen  uint64
 	typ  fs.FileType
@@ -70,10 +73,11 @@ func (h *handleCodec) encode(fsID, apID string, ino, gen uint64, typ fs.FileType
 	return append(b, h.mac(b)...)
 }
 
-// make returns the decoded form of a fresh handle.
-func (h *handleCodec) make(fsID string, a *fs.Attr) fileHandle {
-	return fileHandle{fsID: fsID, ino: a.Ino, gen: a.Generation, typ: a.Type,
-		raw: h.encode(fsID, "", a.Ino, a.Generation, a.Type)}
+// make returns the decoded form of a fresh handle of a file reached
+// through access point apID ("" for none).
+func (h *handleCodec) make(fsID, apID string, a *fs.Attr) fileHandle {
+	return fileHandle{fsID: fsID, apID: apID, ino: a.Ino, gen: a.Generation, typ: a.Type,
+		raw: h.encode(fsID, apID, a.Ino, a.Generation, a.Type)}
 }
 
 // decode parses and verifies a handle. It never panics and allocates only

@@ -180,7 +180,7 @@ func (c *compound) open(a *nfsv4.Open4args, o *stateOwner, access uint32, inGrac
 		if st != nfsv4.NFS4_OK {
 			return fail(st)
 		}
-		fh = c.p.handles.make(c.fsID, &attr)
+		fh = c.handle(&attr)
 		cinfo = c.changeInfo(f, dir.ino)
 	case *nfsv4.OpenClaim4_CLAIM_FH:
 		if c.minor == 0 {
@@ -256,6 +256,9 @@ func (c *compound) open(a *nfsv4.Open4args, o *stateOwner, access uint32, inGrac
 // openCreate creates (or, for UNCHECKED4 and exclusive retries, finds) the
 // file name in dir.
 func (c *compound) openCreate(f *fs.FileSystem, dir fileHandle, name string, how nfsv4.Createhow4) (fs.Attr, bool, attrMask, nfsv4.Nfsstat4) {
+	if st := c.mayWrite(); st != nfsv4.NFS4_OK {
+		return fs.Attr{}, false, attrMask{}, st
+	}
 	req := fs.CreateRequest{Name: name, Type: fs.TypeRegular, Mode: defaultMode(fs.TypeRegular)}
 	var fattr *nfsv4.Fattr4
 	switch h := how.(type) {
@@ -304,7 +307,7 @@ func (c *compound) openCreate(f *fs.FileSystem, dir fileHandle, name string, how
 		// size here.
 		rest.Size = na.set.Size
 		set = maskOf(nfsv4.FATTR4_SIZE)
-		if st := c.openAccess(f, c.p.handles.make(c.fsID, &attr), nfsv4.OPEN4_SHARE_ACCESS_WRITE); st != nfsv4.NFS4_OK {
+		if st := c.openAccess(f, c.handle(&attr), nfsv4.OPEN4_SHARE_ACCESS_WRITE); st != nfsv4.NFS4_OK {
 			return fs.Attr{}, false, attrMask{}, st
 		}
 	}
@@ -325,6 +328,9 @@ func (c *compound) openAccess(f *fs.FileSystem, fh fileHandle, access uint32) nf
 		want |= fs.MayRead | fs.MayExec
 	}
 	if access&nfsv4.OPEN4_SHARE_ACCESS_WRITE != 0 {
+		if st := c.mayWrite(); st != nfsv4.NFS4_OK {
+			return st
+		}
 		want |= fs.MayWrite
 	}
 	got, err := f.Access(c.ctx, &c.caller, fh.ino, want)
@@ -537,6 +543,9 @@ func (c *compound) opWrite(a *nfsv4.Write4args) nfsv4.Write4res {
 	}
 	if a.Stable < nfsv4.UNSTABLE4 || a.Stable > nfsv4.FILE_SYNC4 {
 		return fail(nfsv4.NFS4ERR_INVAL)
+	}
+	if st := c.mayWrite(); st != nfsv4.NFS4_OK {
+		return fail(st)
 	}
 	if st := c.checkIOStateid(a.Stateid, fh, true); st != nfsv4.NFS4_OK {
 		return fail(st)

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -404,6 +405,8 @@ type compound struct {
 	ctx    context.Context
 	minor  uint32
 	caller fs.Caller
+	// access is what the connection may do (applyAccess).
+	access Access
 	fsID   string
 	fsys   *fs.FileSystem
 
@@ -430,7 +433,10 @@ func (p *Program) newCompound(ctx context.Context, minor uint32) (*compound, nfs
 	if cred, ok := rpc.CredentialsFromContext(ctx); ok && cred.Flavor == rpc.AuthSys {
 		// EFS trusts the client's AUTH_SYS IDs and squashes no one by
 		// default (efs-reference.md §2).
-		c.caller = fs.Caller{UID: cred.UID, GID: cred.GID, Groups: cred.GIDs}
+		c.caller = fs.Caller{UID: cred.UID, GID: cred.GID, Groups: slices.Clone(cred.GIDs)}
+	}
+	if st := c.applyAccess(); st != nfsv4.NFS4_OK {
+		return c, st
 	}
 	if st := p.records.load(ctx, p); st != nfsv4.NFS4_OK {
 		return c, st

@@ -49,12 +49,18 @@ type Direct struct {
 	Cred  rpc.Credentials
 	// Vers is the program version to call (4 when zero).
 	Vers uint32
+	// Context, when set, adds to the context of every call what a
+	// server's rpc.Options.ConnContext would (an nfs.Gate, say).
+	Context func(context.Context) context.Context
 }
 
 // Call implements Transport.
 func (d *Direct) Call(ctx context.Context, proc uint32, args []byte) ([]byte, error) {
 	conn, cred := d.Conn, d.Cred
 	ctx = rpc.WithCredentials(rpc.WithConn(ctx, &conn), &cred)
+	if d.Context != nil {
+		ctx = d.Context(ctx)
+	}
 	vers := d.Vers
 	if vers == 0 {
 		vers = 4
