@@ -174,4 +174,3 @@ func TestAccessPointScope(t *testing.T) {
 	// And the admin sees the file where it is.
 	do(t, admin, nfstest.PutFH(root), nfstest.Lookup("data"), nfstest.Lookup("f"))
 }
-
