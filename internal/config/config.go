@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -39,6 +40,11 @@ const (
 	DefaultNFSPort        = 2049
 	DefaultMetaCacheBytes = ByteSize(64 << 20)
 	DefaultMinFreeBytes   = ByteSize(256 << 20)
+	// DefaultPermissionCacheWindow is how long an NFS connection keeps
+	// the outcome of its access checks.
+	DefaultPermissionCacheWindow = Duration(5 * time.Second)
+	// DefaultTLSDomain is the DNS suffix of NFS server certificates.
+	DefaultTLSDomain = "amazonaws.com"
 
 	// RootKeyFileName is the root key's file name inside the data
 	// directory, used when RootKeyFile is empty.
@@ -150,6 +156,26 @@ type NFS struct {
 	// that no API call created. Mount targets created through the EFS
 	// API get their listeners on Port without being listed here.
 	Exports []NFSExport `yaml:"exports"`
+	// TLS configures TLS on the NFS port.
+	TLS NFSTLS `yaml:"tls"`
+	// PermissionCacheWindow bounds how long a connection keeps a decision
+	// of the access checks (security groups, IAM identity, file-system
+	// and identity policies, access points): a change takes effect on
+	// live connections within it (default 5s, at most 5m).
+	PermissionCacheWindow Duration `yaml:"permission_cache_window"`
+}
+
+// NFSTLS configures TLS on the NFS port: the efs-utils tunnel (`mount -t
+// efs -o tls`, `shelf mount -o tls`) and RFC 9289 (`xprtsec=tls`). Server
+// certificates are issued by shelf's own CA, kept in the data directory
+// (ca.pem is its certificate).
+type NFSTLS struct {
+	// Disabled refuses TLS connections.
+	Disabled bool `yaml:"disabled"`
+	// Domain is the DNS suffix of the certificates' names,
+	// <fs-id>.efs.<region>.<domain> (default amazonaws.com, the name
+	// efs-utils checks).
+	Domain string `yaml:"domain"`
 }
 
 // NFSExport is one static NFS listener.
@@ -186,7 +212,8 @@ func Default() Config {
 		Log:     Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Health:  Health{Listen: DefaultHealthListen},
 		API:     API{Listen: DefaultAPIListen},
-		NFS:     NFS{Port: DefaultNFSPort},
+		NFS: NFS{Port: DefaultNFSPort, PermissionCacheWindow: DefaultPermissionCacheWindow,
+			TLS: NFSTLS{Domain: DefaultTLSDomain}},
 		Storage: Storage{MetaCacheBytes: DefaultMetaCacheBytes, MinFreeBytes: DefaultMinFreeBytes},
 	}
 }
@@ -308,6 +335,12 @@ func (c *Config) Validate() error {
 	}
 	if c.NFS.Port < 1 || c.NFS.Port > 65535 {
 		bad("nfs.port %d must be between 1 and 65535", c.NFS.Port)
+	}
+	if w := time.Duration(c.NFS.PermissionCacheWindow); w < 0 || w > 5*time.Minute {
+		bad("nfs.permission_cache_window %s must be between 0s and 5m", w)
+	}
+	if d := c.NFS.TLS.Domain; d == "" || len(d) > 200 || strings.ContainsAny(d, " /*\x00") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
+		bad("nfs.tls.domain %q is not a DNS suffix such as amazonaws.com", d)
 	}
 	c.validateNetwork(bad)
 	listens := map[string]int{}
@@ -453,3 +486,23 @@ func (c *Config) validateNetwork(bad func(format string, args ...any)) {
 		}
 	}
 }
+
+// Duration is a length of time. In YAML it is a string such as "5s" or
+// "1m30s" (time.ParseDuration).
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: a duration must be a string such as \"5s\"", n.Line)
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// String renders the duration as time.Duration does.
+func (d Duration) String() string { return time.Duration(d).String() }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -52,7 +53,7 @@ root_key_file: /etc/shelf/root.key
 log: {level: debug, format: json}
 health: {listen: "[::1]:9000"}
 api: {listen: "0.0.0.0:8049", tls: {cert_file: /etc/shelf/api.crt, key_file: /etc/shelf/api.key}}
-nfs: {port: 12049}
+nfs: {port: 12049, permission_cache_window: 1m30s, tls: {disabled: true, domain: shelf.example}}
 storage:
   meta_cache_bytes: 128MiB
   min_free_bytes: 1000000
@@ -63,8 +64,9 @@ storage:
 				Log:         Log{Level: "debug", Format: "json"},
 				Health:      Health{Listen: "[::1]:9000"},
 				API:         API{Listen: "0.0.0.0:8049", TLS: APITLS{CertFile: "/etc/shelf/api.crt", KeyFile: "/etc/shelf/api.key"}},
-				NFS:         NFS{Port: 12049},
-				Storage:     Storage{MetaCacheBytes: 128 << 20, MinFreeBytes: 1000000},
+				NFS: NFS{Port: 12049, PermissionCacheWindow: Duration(90 * time.Second),
+					TLS: NFSTLS{Disabled: true, Domain: "shelf.example"}},
+				Storage: Storage{MetaCacheBytes: 128 << 20, MinFreeBytes: 1000000},
 			},
 		},
 		{
@@ -114,7 +116,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		Log:     Log{Level: "loud", Format: "xml"},
 		Health:  Health{Listen: "8050"},
 		API:     API{Listen: "127.0.0.1:http"},
-		NFS:     NFS{Port: 70000},
+		NFS:     NFS{Port: 70000, PermissionCacheWindow: Duration(-time.Second), TLS: NFSTLS{Domain: "*.example"}},
 		Storage: Storage{MetaCacheBytes: 10, MinFreeBytes: -1},
 	}
 	err := cfg.Validate()
@@ -122,7 +124,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	lines := strings.Split(err.Error(), "\n")
 	for _, want := range []string{
 		"data_dir", "account", "region", "log.level", "log.format", "health.listen",
-		"api.listen", "nfs.port", "storage.meta_cache_bytes", "storage.min_free_bytes",
+		"api.listen", "nfs.port", "nfs.permission_cache_window", "nfs.tls.domain",
+		"storage.meta_cache_bytes", "storage.min_free_bytes",
 	} {
 		found := false
 		for _, l := range lines {
@@ -130,7 +133,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		}
 		require.True(t, found, "no problem reported for %s in:\n%s", want, err)
 	}
-	require.Len(t, lines, 10)
+	require.Len(t, lines, 12)
 }
 
 func TestValidateAPITLS(t *testing.T) {
@@ -250,7 +253,9 @@ nfs:
 	require.Equal(t, NFS{Port: 12049, Exports: []NFSExport{
 		{Listen: "127.0.1.10:12049", FileSystemID: "fs-0123456789abcdef0", Create: true, Encrypted: true},
 		{Listen: "127.0.0.1:0", FileSystemID: "fs-01234567"},
-	}}, cfg.NFS)
+	}, TLS: NFSTLS{Domain: DefaultTLSDomain}, PermissionCacheWindow: DefaultPermissionCacheWindow}, cfg.NFS)
+	_, err = Decode(strings.NewReader("nfs: {permission_cache_window: soon}\n"))
+	require.ErrorContains(t, err, "line 1")
 
 	tests := []struct {
 		name    string
