@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
@@ -125,8 +126,23 @@ func TestConfiguredVPCs(t *testing.T) {
 	mt, err := ctl.CreateMountTarget(ctx, control.CreateMountTargetInput{FileSystemID: fsys.ID, SubnetID: "subnet-00000000000000001"})
 	require.NoError(t, err)
 	require.Equal(t, "127.0.9.4", mt.IPAddress.String())
-	conn, err := net.Dial("tcp", net.JoinHostPort(mt.IPAddress.String(), strconv.Itoa(cfg.NFS.Port)))
+	addr := net.JoinHostPort(mt.IPAddress.String(), strconv.Itoa(cfg.NFS.Port))
+
+	// The VPC's default security group admits only its own members, as
+	// in AWS: a client from 127.0.0.1 is turned away at once.
+	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer conn.Close()
-	require.NoError(t, nullOrError(t, conn))
+	require.Error(t, nullOrError(t, conn))
+	require.Equal(t, uint64(1), s.NFS().Stats().SecurityGroupRefusals)
+
+	// A rule for NFS from the client's address lets it in, for new
+	// connections at once.
+	_, err = ctl.AuthorizeIngress(ctx, ctl.DefaultSecurityGroupID("vpc-00000000000000001"), []control.Rule{
+		{Protocol: "tcp", FromPort: 2049, ToPort: 2049, CIDR: netip.MustParsePrefix("127.0.0.1/32")}})
+	require.NoError(t, err)
+	conn2, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn2.Close()
+	require.NoError(t, nullOrError(t, conn2))
 }

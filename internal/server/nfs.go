@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 
 	"github.com/shelf-efs/shelf/internal/clock"
@@ -32,8 +33,9 @@ const staticMountTargetPrefix = "static:"
 //
 // Its methods are safe for concurrent use.
 type NFSFrontEnd struct {
-	log *slog.Logger
-	rpc *rpc.Server
+	log    *slog.Logger
+	rpc    *rpc.Server
+	access *nfsAccess
 
 	mu struct {
 		sync.Mutex
@@ -65,6 +67,48 @@ func newNFSFrontEnd(programs map[uint32]rpc.Program, opts rpc.Options, log *slog
 	n := &NFSFrontEnd{log: log, rpc: rpc.NewServer(programs, opts)}
 	n.mu.listeners = make(map[string]*nfsListener)
 	return n
+}
+
+// fileSystemAt returns the file system served on local address a (a
+// listener bound to a, or to every address).
+func (n *NFSFrontEnd) fileSystemAt(a netip.Addr) (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	wildcard := ""
+	for _, l := range n.mu.listeners {
+		ap, err := netip.ParseAddrPort(l.ln.Addr().String())
+		if err != nil {
+			continue
+		}
+		switch {
+		case ap.Addr().Unmap() == a:
+			return l.tmpl.FileSystemID, true
+		case ap.Addr().IsUnspecified():
+			wildcard = l.tmpl.FileSystemID
+		}
+	}
+	return wildcard, wildcard != ""
+}
+
+// Stats returns the connection counters of the NFS listeners.
+func (n *NFSFrontEnd) Stats() NFSStats {
+	st := NFSStats{RPC: n.rpc.Stats()}
+	if n.access != nil {
+		st.SecurityGroupRefusals = n.access.refused.Load()
+		st.CertificateRefusals = n.access.denied.Load()
+	}
+	return st
+}
+
+// NFSStats counts connection events of the NFS listeners.
+type NFSStats struct {
+	RPC rpc.Stats
+	// SecurityGroupRefusals counts connections that no inbound rule of
+	// the mount target's security groups admitted.
+	SecurityGroupRefusals uint64
+	// CertificateRefusals counts TLS connections whose client
+	// certificate failed verification.
+	CertificateRefusals uint64
 }
 
 // Name implements component.
@@ -214,7 +258,19 @@ func (s *Server) addNFSFrontEnd(ctx context.Context) error {
 	// header (at most two 400-byte opaque_auth and 24 bytes) and record
 	// marks.
 	opts := rpc.Options{MaxRecordBytes: nfs.MaxRequestBytes + 4<<10}
-	n := newNFSFrontEnd(programs, opts, s.log.With("component", "nfs"))
+	access := newNFSAccess(s)
+	opts.ConnContext = access.connContext
+	var n *NFSFrontEnd
+	if !s.cfg.NFS.TLS.Disabled {
+		ca, err := s.openNFSCA(ctx)
+		if err != nil {
+			return err
+		}
+		s.nfsCA = ca
+		opts.TLS = s.nfsTLSConfig(ca, func(a netip.Addr) (string, bool) { return n.fileSystemAt(a) })
+	}
+	n = newNFSFrontEnd(programs, opts, s.log.With("component", "nfs"))
+	n.access = access
 	s.nfs = n
 	s.components = append(s.components, n)
 	for _, e := range s.cfg.NFS.Exports {

@@ -99,23 +99,25 @@ func TestNFSStaticExportsAndListeners(t *testing.T) {
 	require.Equal(t, rpcv2.SUCCESS, nfsNull(t, c1, 1))
 	require.Equal(t, rpcv2.SUCCESS, nfsNull(t, dialNFS(t, n.Addr("static:[::1]:0")), 2))
 
-	// A mount target added at run time is served at once.
-	mtAddr, err := n.AddListener(ctx, "127.0.0.1:0", "fs-0123456789abcdef0", "fsmt-0123456789abcdef0")
+	// A listener added at run time is served at once (a static one: no
+	// mount target of the control plane, so no security group, stands
+	// behind it).
+	mtAddr, err := n.AddListener(ctx, "127.0.0.1:0", "fs-0123456789abcdef0", "static:mt-under-test")
 	require.NoError(t, err)
 	c2 := dialNFS(t, mtAddr)
 	require.Equal(t, rpcv2.SUCCESS, nfsNull(t, c2, 3))
-	_, err = n.AddListener(ctx, "127.0.0.1:0", "fs-0123456789abcdef0", "fsmt-0123456789abcdef0")
+	_, err = n.AddListener(ctx, "127.0.0.1:0", "fs-0123456789abcdef0", "static:mt-under-test")
 	require.ErrorContains(t, err, "already has a listener")
-	_, err = n.AddListener(ctx, static.String(), "fs-0123456789abcdef0", "fsmt-1111111111111111")
+	_, err = n.AddListener(ctx, static.String(), "fs-0123456789abcdef0", "static:mt-other")
 	require.ErrorContains(t, err, "address already in use")
 
 	// Removing it closes its connections and only those.
-	n.RemoveListener("fsmt-0123456789abcdef0")
+	n.RemoveListener("static:mt-under-test")
 	requireClosedByServer(t, c2)
 	_, err = net.Dial("tcp", mtAddr.String())
 	require.Error(t, err)
-	require.Nil(t, n.Addr("fsmt-0123456789abcdef0"))
-	n.RemoveListener("fsmt-0123456789abcdef0") // no-op
+	require.Nil(t, n.Addr("static:mt-under-test"))
+	n.RemoveListener("static:mt-under-test") // no-op
 	require.Equal(t, rpcv2.SUCCESS, nfsNull(t, c1, 4))
 
 	// Shutdown closes every connection.

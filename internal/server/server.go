@@ -81,6 +81,7 @@ type Server struct {
 
 	health *healthEndpoint // nil when disabled
 	nfs    *NFSFrontEnd    // nil offline
+	nfsCA  *nfsCA          // nil offline or with nfs.tls.disabled
 	// control, users and edge are the API front end (api.go); nil offline.
 	control *control.Service
 	users   *users.Store

@@ -103,6 +103,12 @@ func Dial(ctx context.Context, addr string, cred rpc.Credentials) (*TCP, error) 
 	return &TCP{Cred: cred, conn: conn, r: bufio.NewReader(conn), xid: 1}, nil
 }
 
+// NewTCP returns a Transport over conn, a connection to an NFS server
+// (a *tls.Conn, say); it takes ownership of conn.
+func NewTCP(conn net.Conn, cred rpc.Credentials) *TCP {
+	return &TCP{Cred: cred, conn: conn, r: bufio.NewReader(conn), xid: 1}
+}
+
 // Close closes the connection.
 func (t *TCP) Close() error { return t.conn.Close() }
 
