@@ -132,7 +132,9 @@ const (
 func TestNFSFileSystemPolicies(t *testing.T) {
 	e := newAccessEnv(t)
 	root := e.client(0, 0, false)
-	mkdir := func(name string) []nfsv4.NfsArgop4 { return []nfsv4.NfsArgop4{nfstest.PutRootFH(), nfstest.Mkdir(name, 0o777)} }
+	mkdir := func(name string) []nfsv4.NfsArgop4 {
+		return []nfsv4.NfsArgop4{nfstest.PutRootFH(), nfstest.Mkdir(name, 0o777)}
+	}
 	lookup := []nfsv4.NfsArgop4{nfstest.PutRootFH(), nfstest.Lookup("shared"), nfstest.GetAttr(nfsv4.FATTR4_MODE)}
 
 	// No policy: EFS's default, full access, root not squashed.
