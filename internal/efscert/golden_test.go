@@ -25,8 +25,8 @@ func TestGoldenVectors(t *testing.T) {
 	withToken.sessionToken = "IQoJb3JpZ2luX2VjEXAMPLE/token+with=padding_and-dashes=="
 
 	tests := []struct {
-		name                        string
-		in                          signingInput
+		name                       string
+		in                         signingInput
 		canonical, toSign, signHex string
 	}{
 		{

@@ -204,4 +204,3 @@ func verifyIAM(ctx context.Context, cert *x509.Certificate, claims Claims, opts 
 	}
 	return p, nil
 }
-
