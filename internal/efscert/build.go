@@ -45,6 +45,7 @@ type Request struct {
 	// GenerateKey) or ECDSA.
 	Key crypto.Signer
 	// Hostname becomes the subject and issuer CN, truncated to 64 bytes.
+	// It must be valid UTF-8.
 	Hostname string
 	// FileSystemID goes to extension 7.3 and is the signature's host.
 	FileSystemID string
@@ -100,6 +101,9 @@ func Build(req Request) (*x509.Certificate, error) {
 	}
 	if req.AccessPointID != "" && !accessPointIDPattern.MatchString(req.AccessPointID) {
 		return nil, fmt.Errorf("efscert: build: %q is not an access point ID", req.AccessPointID)
+	}
+	if !utf8.ValidString(req.Hostname) {
+		return nil, errors.New("efscert: build: the host name is not valid UTF-8")
 	}
 	if req.Now.IsZero() {
 		return nil, errors.New("efscert: build: no signing time")
@@ -166,11 +170,18 @@ func Build(req Request) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("efscert: build: serial: %w", err)
 	}
-	name := pkix.Name{CommonName: truncateUTF8(req.Hostname, maxCommonNameBytes)}
+	// openssl writes the CN as a UTF8String (string_mask utf8only);
+	// crypto/x509 would pick PrintableString, so the name is encoded here.
+	name, err := asn1.Marshal(pkix.RDNSequence{{{
+		Type:  asn1.ObjectIdentifier{2, 5, 4, 3},
+		Value: asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte(truncateUTF8(req.Hostname, maxCommonNameBytes))},
+	}}})
+	if err != nil {
+		return nil, fmt.Errorf("efscert: build: subject: %w", err)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:       serial.Add(serial, big.NewInt(1)),
-		Subject:            name,
-		Issuer:             name,
+		RawSubject:         name,
 		NotBefore:          now.Add(-NotBeforeSkew),
 		NotAfter:           now.Add(Lifetime),
 		SignatureAlgorithm: sigAlg,
