@@ -20,6 +20,7 @@ import (
 	"github.com/shelf-efs/shelf/internal/clock"
 	"github.com/shelf-efs/shelf/internal/control"
 	"github.com/shelf-efs/shelf/internal/edge"
+	"github.com/shelf-efs/shelf/internal/efscert"
 	"github.com/shelf-efs/shelf/internal/fs"
 	"github.com/shelf-efs/shelf/internal/iam"
 	"github.com/shelf-efs/shelf/internal/nfs"
@@ -104,9 +105,32 @@ func (a *nfsAccess) connContext(ctx context.Context, c *rpc.Conn) (context.Conte
 	return nfs.WithGate(ctx, g), nil
 }
 
-// identify verifies the client certificate of a TLS connection.
-func (a *nfsAccess) identify(_ context.Context, c *rpc.Conn) (clientIdentity, error) {
-	return clientIdentity{}, nil
+// identify verifies the client certificate of a TLS connection, as
+// efs-utils makes it (internal/efscert): a connection without one is
+// anonymous, one whose certificate fails verification is refused.
+func (a *nfsAccess) identify(ctx context.Context, c *rpc.Conn) (clientIdentity, error) {
+	if len(c.PeerCertificates) == 0 {
+		return clientIdentity{}, nil
+	}
+	leaf := c.PeerCertificates[0]
+	id, err := efscert.Verify(ctx, leaf, leaf.PublicKey, efscert.VerifyOptions{
+		FileSystemID: c.FileSystemID,
+		Region:       a.s.cfg.Region,
+		Now:          a.clock.Now(),
+		Credentials:  a.s.users,
+	})
+	if err != nil {
+		if efscert.ReasonOf(err) == efscert.ReasonInternal {
+			return clientIdentity{}, fmt.Errorf("client certificate could not be verified: %w", err)
+		}
+		return clientIdentity{}, fmt.Errorf("client certificate refused (%s): %w", efscert.ReasonOf(err), err)
+	}
+	out := clientIdentity{accessPointID: id.AccessPointID}
+	if !id.Anonymous {
+		p := id.Principal
+		out.principal = &p
+	}
+	return out, nil
 }
 
 // tlsConfig is the TLS configuration of the NFS listeners: TLS 1.2 and 1.3,

@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -18,6 +21,7 @@ import (
 	"github.com/shelf-efs/shelf/internal/audit"
 	"github.com/shelf-efs/shelf/internal/config"
 	"github.com/shelf-efs/shelf/internal/control"
+	"github.com/shelf-efs/shelf/internal/efscert"
 	"github.com/shelf-efs/shelf/internal/nfs/nfstest"
 	"github.com/shelf-efs/shelf/internal/nfs/rpc"
 )
@@ -233,4 +237,129 @@ func TestNFSCertificateAuthority(t *testing.T) {
 	again, err := os.ReadFile(filepath.Join(e.cfg.DataDir, CAFileName))
 	require.NoError(t, err)
 	require.Equal(t, pem, again)
+}
+
+// clientCert is an efs-utils client certificate and its key.
+func clientCert(t *testing.T, fsID, apID string, creds *efscert.AWSCredentials, now time.Time) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cert, err := efscert.Build(efscert.Request{Key: key, Hostname: "client-host", FileSystemID: fsID, AccessPointID: apID,
+		Credentials: creds, Region: "us-east-1", ClientInfo: &efscert.ClientInfo{Source: "test", Version: "2.0.0"}, Now: now})
+	require.NoError(t, err)
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+}
+
+// tlsClient mounts over TLS with a client certificate.
+func (e *accessEnv) tlsClient(cert *tls.Certificate, uid, gid uint32) (*nfstest.Client, error) {
+	e.t.Helper()
+	pem, err := os.ReadFile(filepath.Join(e.s.DataDir(), CAFileName))
+	require.NoError(e.t, err)
+	pool := x509.NewCertPool()
+	require.True(e.t, pool.AppendCertsFromPEM(pem))
+	cfg := &tls.Config{RootCAs: pool, ServerName: e.fsID + ".efs.us-east-1.amazonaws.com", MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	conn, err := tls.Dial("tcp", e.addr, cfg)
+	require.NoError(e.t, err)
+	tr := nfstest.NewTCP(conn, rpc.Credentials{Flavor: rpc.AuthSys, UID: uid, GID: gid})
+	e.t.Cleanup(func() { tr.Close() })
+	e.clients++
+	c := nfstest.New(tr, 1, "tls-client-"+strconv.Itoa(e.clients))
+	return c, c.Mount(context.Background())
+}
+
+func TestNFSIAMIdentityAndAccessPoints(t *testing.T) {
+	ctx := context.Background()
+	e := newAccessEnv(t)
+	u := e.s.Users()
+	_, err := u.CreateUser(ctx, "alice", "/")
+	require.NoError(t, err)
+	key, secret, err := u.CreateAccessKey(ctx, "alice")
+	require.NoError(t, err)
+	alice := &efscert.AWSCredentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: secret}
+	now := time.Now()
+
+	// Only alice may mount; anonymous TLS clients may not.
+	e.putPolicy(policy(`{"Effect":"Allow","Principal":{"AWS":"` + u.UserARN("/", "alice") + `"},"Action":["elasticfilesystem:ClientMount","elasticfilesystem:ClientWrite"]}`))
+	anon := clientCert(t, e.fsID, "", nil, now)
+	c, err := e.tlsClient(&anon, 1000, 1000)
+	require.NoError(t, err)
+	require.Equal(t, nfsv4.NFS4ERR_ACCESS, status(t, c, nfstest.PutRootFH()))
+	signed := clientCert(t, e.fsID, "", alice, now)
+	c, err = e.tlsClient(&signed, 1000, 1000)
+	require.NoError(t, err)
+	require.Equal(t, nfsv4.NFS4_OK, status(t, c, nfstest.PutRootFH(), nfstest.GetAttr(nfsv4.FATTR4_MODE)))
+
+	// Certificates that fail verification end the connection.
+	for name, bad := range map[string]tls.Certificate{
+		"other file system": clientCert(t, "fs-99999999", "", alice, now),
+		"expired":           clientCert(t, e.fsID, "", alice, now.Add(-48*time.Hour)),
+		"unknown key":       clientCert(t, e.fsID, "", &efscert.AWSCredentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: secret}, now),
+		"wrong secret":      clientCert(t, e.fsID, "", &efscert.AWSCredentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: "x" + secret[1:]}, now),
+	} {
+		_, err := e.tlsClient(&bad, 0, 0)
+		require.Error(t, err, name)
+	}
+	require.Equal(t, uint64(4), e.s.NFS().Stats().CertificateRefusals)
+
+	// An access point: its user replaces the client's, its root directory
+	// is created at the first mount and is the client's "/".
+	require.NoError(t, e.s.Control().DeleteFileSystemPolicy(ctx, e.fsID))
+	ap, err := e.s.Control().CreateAccessPoint(ctx, control.CreateAccessPointInput{ClientToken: "ap-1", FileSystemID: e.fsID,
+		PosixUser:     &control.PosixUser{UID: 1001, GID: 1002},
+		RootDirectory: &control.RootDirectory{Path: "/apps/one", CreationInfo: &control.CreationInfo{OwnerUID: 1001, OwnerGID: 1002, Permissions: "750"}}})
+	require.NoError(t, err)
+	apCert := clientCert(t, e.fsID, ap.ID, alice, now)
+	c, err = e.tlsClient(&apCert, 0, 0)
+	require.NoError(t, err)
+	res, err := c.Do(ctx, nfstest.PutRootFH(), nfstest.GetAttr(nfsv4.FATTR4_OWNER, nfsv4.FATTR4_OWNER_GROUP, nfsv4.FATTR4_MODE))
+	require.NoError(t, err)
+	require.Equal(t, nfsv4.NFS4_OK, res.Status)
+	info, err := nfstest.DecodeAttrs(nfstest.Last(res).(*nfsv4.NfsResop4_OP_GETATTR).Opgetattr.(*nfsv4.Getattr4res_NFS4_OK).Resok4.ObjAttributes)
+	require.NoError(t, err)
+	require.Equal(t, "1001", info.Owner)
+	require.Equal(t, "1002", info.Group)
+	require.Equal(t, uint32(0o750), info.Mode&0o7777)
+	require.Equal(t, nfsv4.NFS4ERR_NOENT, status(t, c, nfstest.PutRootFH(), nfstest.LookupP()))
+	res, err = c.Do(ctx, nfstest.PutRootFH(), nfstest.Mkdir("made", 0o755), nfstest.GetAttr(nfsv4.FATTR4_OWNER))
+	require.NoError(t, err)
+	require.Equal(t, nfsv4.NFS4_OK, res.Status)
+	info, err = nfstest.DecodeAttrs(nfstest.Last(res).(*nfsv4.NfsResop4_OP_GETATTR).Opgetattr.(*nfsv4.Getattr4res_NFS4_OK).Resok4.ObjAttributes)
+	require.NoError(t, err)
+	require.Equal(t, "1001", info.Owner, "the client said root; the access point says 1001")
+	admin := e.client(0, 0, false)
+	require.Equal(t, nfsv4.NFS4_OK, status(t, admin, nfstest.PutRootFH(), nfstest.Lookup("apps"), nfstest.Lookup("one"), nfstest.Lookup("made")))
+
+	// An access point whose directory is missing and has no CreationInfo
+	// cannot be mounted; one that imposes root needs ClientRootAccess.
+	noDir, err := e.s.Control().CreateAccessPoint(ctx, control.CreateAccessPointInput{ClientToken: "ap-2", FileSystemID: e.fsID,
+		RootDirectory: &control.RootDirectory{Path: "/missing"}})
+	require.NoError(t, err)
+	cert := clientCert(t, e.fsID, noDir.ID, nil, now)
+	c, err = e.tlsClient(&cert, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, nfsv4.NFS4ERR_ACCESS, status(t, c, nfstest.PutRootFH()))
+	rootAP, err := e.s.Control().CreateAccessPoint(ctx, control.CreateAccessPointInput{ClientToken: "ap-3", FileSystemID: e.fsID,
+		PosixUser: &control.PosixUser{UID: 0, GID: 0}})
+	require.NoError(t, err)
+	e.putPolicy(policy(allowMount, allowWrite))
+	cert = clientCert(t, e.fsID, rootAP.ID, nil, now)
+	c, err = e.tlsClient(&cert, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, nfsv4.NFS4ERR_ACCESS, status(t, c, nfstest.PutRootFH()))
+
+	// Deleting an access point lets its connections finish and refuses
+	// new ones.
+	require.NoError(t, e.s.Control().DeleteFileSystemPolicy(ctx, e.fsID))
+	live, err := e.tlsClient(&apCert, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, nfsv4.NFS4_OK, status(t, live, nfstest.PutRootFH()))
+	require.NoError(t, e.s.Control().DeleteAccessPoint(ctx, ap.ID))
+	time.Sleep(100 * time.Millisecond) // past the permission cache window
+	require.Equal(t, nfsv4.NFS4_OK, status(t, live, nfstest.PutRootFH(), nfstest.Lookup("made")))
+	c, err = e.tlsClient(&apCert, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, nfsv4.NFS4ERR_ACCESS, status(t, c, nfstest.PutRootFH()))
 }
