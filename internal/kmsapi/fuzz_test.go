@@ -19,7 +19,9 @@ import (
 
 type noPolicies struct{}
 
-func (noPolicies) IdentityPolicies(context.Context, edge.Principal) ([][]byte, error) { return nil, nil }
+func (noPolicies) IdentityPolicies(context.Context, edge.Principal) ([][]byte, error) {
+	return nil, nil
+}
 
 func fuzzService(t testing.TB) (*Service, *edge.Call) {
 	store, err := pebblemeta.Open("", pebblemeta.Options{FS: vfs.NewMem()})
@@ -72,7 +74,11 @@ func FuzzDecrypt(f *testing.F) {
 	s, call := fuzzService(f)
 	w, _ := serve(s, call, "CreateKey", nil)
 	require.Equal(f, 200, w.Code)
-	var created struct{ KeyMetadata struct{ KeyID string `json:"KeyId"` } }
+	var created struct {
+		KeyMetadata struct {
+			KeyID string `json:"KeyId"`
+		}
+	}
 	require.NoError(f, json.Unmarshal(w.Body.Bytes(), &created))
 	w, _ = serve(s, call, "Encrypt", []byte(`{"KeyId":"`+created.KeyMetadata.KeyID+`","Plaintext":"c2VjcmV0"}`))
 	require.Equal(f, 200, w.Code, w.Body.String())

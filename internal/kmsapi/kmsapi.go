@@ -53,7 +53,10 @@ type Service struct {
 	account  string
 	region   string
 	log      *slog.Logger
-	cache    struct {
+	// rotateRoot rotates shelfd's root key (ShelfAdmin.RotateRootKey);
+	// nil: not offered.
+	rotateRoot func(context.Context) error
+	cache      struct {
 		sync.Mutex
 		m map[[32]byte]*iam.Policy
 	}
@@ -142,6 +145,18 @@ func (s *Service) ServeCall(w http.ResponseWriter, r *http.Request, body []byte,
 		return fail(&apiError{Code: "UnsupportedOperationException", Status: http.StatusBadRequest, Message: "KMS requests are POST requests."})
 	}
 	target := r.Header.Get("X-Amz-Target")
+	if target == AdminRotateRootKeyTarget {
+		out.EventName = "RotateRootKey"
+		if e := s.adminRotateRootKey(r.Context(), ec); e != nil {
+			return fail(e)
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set(edge.HeaderRequestID, ec.RequestID)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("{}"))
+		out.Status = http.StatusOK
+		return out
+	}
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	h, known := handlers[op]
 	if !ok || !known {
@@ -171,6 +186,30 @@ func (s *Service) ServeCall(w http.ResponseWriter, r *http.Request, body []byte,
 	_, _ = w.Write(b)
 	out.Status = http.StatusOK
 	return out
+}
+
+// AdminRotateRootKeyTarget is the X-Amz-Target of shelf's own operation
+// that rotates the root key of the running shelfd (`shelf
+// rotate-root-key`). It is not part of AWS KMS; only the account root may
+// call it.
+const AdminRotateRootKeyTarget = "ShelfAdmin.RotateRootKey"
+
+// SetRootKeyRotator offers ShelfAdmin.RotateRootKey, served by fn. Call it
+// before serving.
+func (s *Service) SetRootKeyRotator(fn func(context.Context) error) { s.rotateRoot = fn }
+
+func (s *Service) adminRotateRootKey(ctx context.Context, ec *edge.Call) *apiError {
+	switch {
+	case s.rotateRoot == nil:
+		return errf("UnknownOperationException", "The operation in X-Amz-Target is not supported.")
+	case !ec.Principal.IsRoot:
+		return errf("AccessDeniedException", "User: %s is not authorized to rotate the root key: only the account root may.", ec.Principal.ARN)
+	}
+	if err := s.rotateRoot(ctx); err != nil {
+		s.log.Error("root key rotation failed", "req_id", ec.RequestID, "err", err)
+		return internalError()
+	}
+	return nil
 }
 
 // decodeRequest parses a JSON request body; an empty body is an empty

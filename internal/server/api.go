@@ -71,6 +71,7 @@ func (s *Server) addAPIFrontEnd(ctx context.Context) error {
 	kmsAPI := kmsapi.New(s.kms, u, log.With("service", "kms"), kmsapi.Config{Account: s.account, Region: s.cfg.Region})
 	efsAPI := api.New(ctl, authz, log.With("service", "elasticfilesystem"))
 	efsAPI.SetKeyUseChecker(kmsAPI)
+	kmsAPI.SetRootKeyRotator(s.RotateRootKey)
 	for _, svc := range []edge.Service{
 		efsAPI,
 		kmsAPI,
