@@ -45,6 +45,8 @@ type Service struct {
 	ctl   *control.Service
 	authz edge.Authorizer
 	log   *slog.Logger
+	// keyUse checks KMS key permissions for CreateFileSystem (optional).
+	keyUse KeyUseChecker
 }
 
 var _ edge.Service = (*Service)(nil)

@@ -196,6 +196,11 @@ func (s *Service) createFileSystem(q *request) (int, any, error) {
 			return 0, nil, err
 		}
 	}
+	if deref(in.Encrypted) {
+		if err := s.checkKeyUse(q, deref(in.KmsKeyID)); err != nil {
+			return 0, nil, err
+		}
+	}
 	d, err := s.ctl.CreateFileSystem(q.ctx, id, control.CreateFileSystemInput{
 		CreationToken: *in.CreationToken, PerformanceMode: deref(in.PerformanceMode), Encrypted: deref(in.Encrypted),
 		KMSKeyID: deref(in.KmsKeyID), ThroughputMode: deref(in.ThroughputMode),

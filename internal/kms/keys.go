@@ -35,6 +35,10 @@ func (m *Manager) CreateKey(ctx context.Context, in CreateKeyInput) (KeyMetadata
 	if len(in.Tags) > 0 {
 		rec.Tags = maps.Clone(in.Tags)
 	}
+	if len(in.Policy) > MaxKeyPolicyBytes {
+		return KeyMetadata{}, errf(ErrInvalidArgument, "key policy is longer than %d bytes", MaxKeyPolicyBytes)
+	}
+	rec.Policy = in.Policy
 	err = m.store.Update(ctx, func(txn meta.Txn) error {
 		if _, err := txn.Get(keyRecordKey(m.cfg.Account, rec.ID)); !errors.Is(err, meta.ErrNotFound) {
 			if err == nil {

@@ -190,6 +190,9 @@ type KeyMetadata struct {
 type CreateKeyInput struct {
 	Description string
 	Tags        map[string]string
+	// Policy is the key policy document (validated by the caller); empty
+	// means DefaultKeyPolicy.
+	Policy string
 }
 
 // KeyListEntry is one entry of ListKeys.

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -35,9 +36,17 @@ type Manager struct {
 	// rand is crypto/rand.Reader; tests substitute a deterministic source so
 	// that fuzz workers share keys and ciphertext.
 	rand io.Reader
-	// Keys derived from the root key; the root key itself is not kept.
-	materialAEAD cipher.AEAD // seals key material
-	checkKey     [32]byte    // keys the root-key check
+	// materialAEAD (the store key) seals key material and secrets; the
+	// root key itself is not kept.
+	materialAEAD cipher.AEAD
+	// rot serializes root-key rotations and holds the store key to
+	// re-wrap. openedWithPrev: the root key in use is the store's
+	// previous one (a rotation has begun and not finished).
+	rot struct {
+		sync.Mutex
+		storeKey       [storeKeyBytes]byte
+		openedWithPrev bool
+	}
 
 	mu struct {
 		sync.Mutex
@@ -57,11 +66,21 @@ type keyInfo struct {
 
 // Open returns the Manager of cfg.Account over store.
 //
+// The root key seals exactly one value: the store key, 32 random bytes
+// kept wrapped under meta.SystemKey("kms-store-key"), which seals every
+// KMS key's material and every system secret. Rotating the root key
+// (BeginRootKeyRotation) therefore re-wraps one value in one transaction,
+// with no downtime. Stores made before the store key existed use the key
+// their root key derived for material as store key, wrapped on first open.
+//
 // On a store without KMS data it records a check value derived from rootKey
-// (under meta.SystemKey("root-key-check")). On a store that has one, a
-// different rootKey fails with an error wrapping ErrWrongRootKey, and Open
-// writes nothing. A store that holds KMS records but no check value is
-// refused the same way, since its root key cannot be verified.
+// (under meta.SystemKey("root-key-check")) and a fresh store key. On a
+// store that has one, a different rootKey fails with an error wrapping
+// ErrWrongRootKey, and Open writes nothing. During a root-key rotation the
+// store accepts the previous key too, until FinishRootKeyRotation (or an
+// Open with the new key) ends the rotation. A store that holds KMS records
+// but no check value is refused the same way, since its root key cannot
+// be verified.
 //
 // Open does not retain rootKey. A nil clk means clock.System.
 func Open(ctx context.Context, store meta.Store, rootKey []byte, cfg Config, clk clock.Clock) (*Manager, error) {
@@ -77,39 +96,38 @@ func Open(ctx context.Context, store meta.Store, rootKey []byte, cfg Config, clk
 	if clk == nil {
 		clk = clock.System
 	}
-	block, err := aes.NewCipher(hkdfExpand(rootKey, "shelf root key v1: kms material"))
-	if err != nil {
-		return nil, err
-	}
-	g, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	m := &Manager{store: store, cfg: cfg, clk: clk, rand: rand.Reader, materialAEAD: g}
-	copy(m.checkKey[:], hkdfExpand(rootKey, "shelf root key v1: check"))
+	m := &Manager{store: store, cfg: cfg, clk: clk, rand: rand.Reader}
 	m.mu.keys = make(map[string]keyInfo)
 	m.mu.fsKeys = make(map[string]map[string]*DataKey)
-
-	// Verify in a read-only transaction first, so a wrong key writes nothing.
-	var found bool
-	err = store.View(ctx, func(r meta.Reader) error {
-		v, err := r.Get(rootCheckKey)
-		if errors.Is(err, meta.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("kms: read root-key check: %w", err)
-		}
-		found = true
-		return m.verifyRootCheck(v)
-	})
+	rk, err := newRootKeyring(rootKey, cfg.Account)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
-		if err := store.Update(ctx, m.initRootCheck); err != nil {
+
+	// Verify in a read-only transaction first, so a wrong key writes nothing.
+	for attempt := 0; ; attempt++ {
+		var recs rootRecords
+		if err := store.View(ctx, func(r meta.Reader) error { return recs.read(r) }); err != nil {
 			return nil, err
 		}
+		if recs.check == nil {
+			if attempt > 0 {
+				return nil, fmt.Errorf("%w: root-key check vanished", ErrCorrupt)
+			}
+			if err := store.Update(ctx, func(txn meta.Txn) error { return m.initRootCheck(txn, rk) }); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		storeKey, err := m.unlock(ctx, rk, &recs)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.setStoreKey(storeKey); err != nil {
+			return nil, err
+		}
+		clear(storeKey)
+		break
 	}
 	if err := m.loadStates(ctx); err != nil {
 		return nil, err
@@ -117,37 +135,203 @@ func Open(ctx context.Context, store meta.Store, rootKey []byte, cfg Config, clk
 	return m, nil
 }
 
-const rootCheckVersion byte = 1
+// Records of the root key.
+var (
+	storeKeyKey     = meta.SystemKey("kms-store-key")
+	prevCheckKey    = meta.SystemKey("root-key-check-prev")
+	prevStoreKeyKey = meta.SystemKey("kms-store-key-prev")
+)
 
-func (m *Manager) rootCheckMAC(salt []byte) []byte {
-	h := hmac.New(sha256.New, m.checkKey[:])
+type rootRecords struct {
+	check, wrapped, prevCheck, prevWrapped []byte
+}
+
+func (rr *rootRecords) read(r meta.Reader) error {
+	*rr = rootRecords{}
+	for _, f := range []struct {
+		key []byte
+		dst *[]byte
+	}{{rootCheckKey, &rr.check}, {storeKeyKey, &rr.wrapped}, {prevCheckKey, &rr.prevCheck}, {prevStoreKeyKey, &rr.prevWrapped}} {
+		v, err := r.Get(f.key)
+		if errors.Is(err, meta.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("kms: read root-key records: %w", err)
+		}
+		*f.dst = append([]byte(nil), v...)
+	}
+	return nil
+}
+
+// rootKeyring holds the keys derived from one root key.
+type rootKeyring struct {
+	account  string
+	checkKey [32]byte    // keys the root-key check
+	wrap     cipher.AEAD // wraps the store key
+	legacy   [32]byte    // the store key of stores made before it was wrapped
+}
+
+func newRootKeyring(rootKey []byte, account string) (*rootKeyring, error) {
+	rk := &rootKeyring{account: account}
+	copy(rk.checkKey[:], hkdfExpand(rootKey, "shelf root key v1: check"))
+	copy(rk.legacy[:], hkdfExpand(rootKey, "shelf root key v1: kms material"))
+	block, err := aes.NewCipher(hkdfExpand(rootKey, "shelf root key v1: store key wrap"))
+	if err != nil {
+		return nil, err
+	}
+	if rk.wrap, err = cipher.NewGCM(block); err != nil {
+		return nil, err
+	}
+	return rk, nil
+}
+
+const (
+	rootCheckVersion byte = 1
+	storeKeyVersion  byte = 1
+	storeKeyBytes         = 32
+)
+
+func (rk *rootKeyring) checkMAC(salt []byte) []byte {
+	h := hmac.New(sha256.New, rk.checkKey[:])
 	h.Write([]byte("shelf root-key check v1"))
 	h.Write(salt)
 	return h.Sum(nil)
 }
 
-func (m *Manager) verifyRootCheck(v []byte) error {
-	if len(v) != 1+16+sha256.Size || v[0] != rootCheckVersion {
-		return fmt.Errorf("%w: root-key check record is malformed", ErrCorrupt)
+// matches reports whether check was made with this root key.
+func (rk *rootKeyring) matches(check []byte) (bool, error) {
+	if len(check) != 1+16+sha256.Size || check[0] != rootCheckVersion {
+		return false, fmt.Errorf("%w: root-key check record is malformed", ErrCorrupt)
 	}
-	if !hmac.Equal(m.rootCheckMAC(v[1:17]), v[17:]) {
-		return fmt.Errorf("kms: open: %w", ErrWrongRootKey)
+	return hmac.Equal(rk.checkMAC(check[1:17]), check[17:]), nil
+}
+
+func (rk *rootKeyring) newCheck(random io.Reader) ([]byte, error) {
+	rec := make([]byte, 1+16, 1+16+sha256.Size)
+	rec[0] = rootCheckVersion
+	if _, err := io.ReadFull(random, rec[1:17]); err != nil {
+		return nil, fmt.Errorf("kms: random: %w", err)
+	}
+	return append(rec, rk.checkMAC(rec[1:17])...), nil
+}
+
+func storeKeyAAD(account string) []byte { return []byte("shelf kms store key v1\x00" + account) }
+
+func (rk *rootKeyring) wrapStoreKey(random io.Reader, storeKey []byte) ([]byte, error) {
+	out := make([]byte, 1+nonceBytes, 1+nonceBytes+storeKeyBytes+tagBytes)
+	out[0] = storeKeyVersion
+	if _, err := io.ReadFull(random, out[1:]); err != nil {
+		return nil, fmt.Errorf("kms: random: %w", err)
+	}
+	return rk.wrap.Seal(out, out[1:], storeKey, storeKeyAAD(rk.account)), nil
+}
+
+func (rk *rootKeyring) unwrapStoreKey(wrapped []byte) ([]byte, error) {
+	if len(wrapped) != 1+nonceBytes+storeKeyBytes+tagBytes || wrapped[0] != storeKeyVersion {
+		return nil, fmt.Errorf("%w: wrapped store key is malformed", ErrCorrupt)
+	}
+	out, err := rk.wrap.Open(nil, wrapped[1:1+nonceBytes], wrapped[1+nonceBytes:], storeKeyAAD(rk.account))
+	if err != nil {
+		return nil, fmt.Errorf("%w: the store key does not open with the root key", ErrCorrupt)
+	}
+	return out, nil
+}
+
+// unlock finds which root-key record rk matches and returns the store key.
+// With the current key it also wraps a legacy store key and ends a
+// rotation whose new key is now in use; with the previous key it changes
+// nothing.
+func (m *Manager) unlock(ctx context.Context, rk *rootKeyring, recs *rootRecords) ([]byte, error) {
+	ok, err := rk.matches(recs.check)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if recs.prevCheck != nil {
+			if ok, err := rk.matches(recs.prevCheck); err == nil && ok {
+				m.rot.openedWithPrev = true
+				if recs.prevWrapped == nil {
+					return append([]byte(nil), rk.legacy[:]...), nil
+				}
+				return rk.unwrapStoreKey(recs.prevWrapped)
+			}
+		}
+		return nil, fmt.Errorf("kms: open: %w", ErrWrongRootKey)
+	}
+	var storeKey []byte
+	if recs.wrapped == nil {
+		storeKey = append([]byte(nil), rk.legacy[:]...)
+	} else if storeKey, err = rk.unwrapStoreKey(recs.wrapped); err != nil {
+		return nil, err
+	}
+	if recs.wrapped != nil && recs.prevCheck == nil && recs.prevWrapped == nil {
+		return storeKey, nil
+	}
+	err = m.store.Update(ctx, func(txn meta.Txn) error {
+		var now rootRecords
+		if err := now.read(txn); err != nil {
+			return err
+		}
+		if !bytes.Equal(now.check, recs.check) {
+			return fmt.Errorf("kms: open: the root key changed while opening")
+		}
+		if now.wrapped == nil {
+			w, err := rk.wrapStoreKey(m.rand, storeKey)
+			if err != nil {
+				return err
+			}
+			if err := txn.Set(storeKeyKey, w); err != nil {
+				return fmt.Errorf("kms: write store key: %w", err)
+			}
+		}
+		return deletePrev(txn)
+	})
+	if err != nil {
+		clear(storeKey)
+		return nil, err
+	}
+	return storeKey, nil
+}
+
+func deletePrev(txn meta.Txn) error {
+	for _, k := range [][]byte{prevCheckKey, prevStoreKeyKey} {
+		if err := txn.Delete(k); err != nil && !errors.Is(err, meta.ErrNotFound) {
+			return fmt.Errorf("kms: end root-key rotation: %w", err)
+		}
 	}
 	return nil
 }
 
-// initRootCheck runs in an Update: it re-checks (another Open may have won
-// the race) and writes the check value on a store without KMS data.
-func (m *Manager) initRootCheck(txn meta.Txn) error {
-	v, err := txn.Get(rootCheckKey)
-	if err == nil {
-		return m.verifyRootCheck(v)
+func (m *Manager) setStoreKey(storeKey []byte) error {
+	if len(storeKey) != storeKeyBytes {
+		return fmt.Errorf("%w: store key is %d bytes", ErrCorrupt, len(storeKey))
 	}
-	if !errors.Is(err, meta.ErrNotFound) {
+	block, err := aes.NewCipher(storeKey)
+	if err != nil {
+		return err
+	}
+	g, err := cipher.NewGCM(block)
+	if err != nil {
+		return err
+	}
+	m.materialAEAD = g
+	copy(m.rot.storeKey[:], storeKey)
+	return nil
+}
+
+// initRootCheck runs in an Update on a store without a root-key check: it
+// re-checks (another Open may have won the race) and writes the check value
+// and a fresh, wrapped store key, unless the store holds KMS records
+// already (then its root key cannot be verified).
+func (m *Manager) initRootCheck(txn meta.Txn, rk *rootKeyring) error {
+	if _, err := txn.Get(rootCheckKey); err == nil {
+		return nil
+	} else if !errors.Is(err, meta.ErrNotFound) {
 		return fmt.Errorf("kms: read root-key check: %w", err)
 	}
 	var exists bool
-	err = meta.ScanPrefix(txn, meta.KMSKey(""), func(_, _ []byte) (bool, error) {
+	err := meta.ScanPrefix(txn, meta.KMSKey(""), func(_, _ []byte) (bool, error) {
 		exists = true
 		return false, nil
 	})
@@ -157,15 +341,95 @@ func (m *Manager) initRootCheck(txn meta.Txn) error {
 	if exists {
 		return fmt.Errorf("kms: open: %w: the store holds kms records but no root-key check", ErrWrongRootKey)
 	}
-	rec := make([]byte, 1+16, 1+16+sha256.Size)
-	rec[0] = rootCheckVersion
-	if _, err := io.ReadFull(m.rand, rec[1:17]); err != nil {
+	check, err := rk.newCheck(m.rand)
+	if err != nil {
+		return err
+	}
+	storeKey := make([]byte, storeKeyBytes)
+	defer clear(storeKey)
+	if _, err := io.ReadFull(m.rand, storeKey); err != nil {
 		return fmt.Errorf("kms: random: %w", err)
 	}
-	rec = append(rec, m.rootCheckMAC(rec[1:17])...)
-	if err := txn.Set(rootCheckKey, rec); err != nil {
+	wrapped, err := rk.wrapStoreKey(m.rand, storeKey)
+	if err != nil {
+		return err
+	}
+	if err := txn.Set(rootCheckKey, check); err != nil {
 		return fmt.Errorf("kms: write root-key check: %w", err)
 	}
+	if err := txn.Set(storeKeyKey, wrapped); err != nil {
+		return fmt.Errorf("kms: write store key: %w", err)
+	}
+	return nil
+}
+
+// BeginRootKeyRotation makes newRootKey the store's root key, in one
+// transaction: the store key is wrapped under it and a check value for it
+// recorded, while the key currently in use stays accepted (as the
+// previous key) until FinishRootKeyRotation. Nothing else changes: every
+// key, file system and secret stays readable throughout, and this Manager
+// keeps serving. Install the new key where shelfd reads it between the
+// two calls; if the process dies in between, either key opens the store.
+// newRootKey is not retained.
+func (m *Manager) BeginRootKeyRotation(ctx context.Context, newRootKey []byte) error {
+	if len(newRootKey) != RootKeyBytes {
+		return errf(ErrInvalidArgument, "root key is %d bytes, want %d", len(newRootKey), RootKeyBytes)
+	}
+	rk, err := newRootKeyring(newRootKey, m.cfg.Account)
+	if err != nil {
+		return err
+	}
+	m.rot.Lock()
+	defer m.rot.Unlock()
+	check, err := rk.newCheck(m.rand)
+	if err != nil {
+		return err
+	}
+	wrapped, err := rk.wrapStoreKey(m.rand, m.rot.storeKey[:])
+	if err != nil {
+		return err
+	}
+	err = m.store.Update(ctx, func(txn meta.Txn) error {
+		var recs rootRecords
+		if err := recs.read(txn); err != nil {
+			return err
+		}
+		if recs.check == nil || recs.wrapped == nil {
+			return fmt.Errorf("%w: no root-key records", ErrCorrupt)
+		}
+		if ok, _ := rk.matches(recs.check); ok {
+			return errf(ErrInvalidArgument, "the new root key is the current one")
+		}
+		if !m.rot.openedWithPrev {
+			// The current key becomes the previous one.
+			if err := txn.Set(prevCheckKey, recs.check); err != nil {
+				return err
+			}
+			if err := txn.Set(prevStoreKeyKey, recs.wrapped); err != nil {
+				return err
+			}
+		}
+		if err := txn.Set(rootCheckKey, check); err != nil {
+			return err
+		}
+		return txn.Set(storeKeyKey, wrapped)
+	})
+	if err != nil {
+		return fmt.Errorf("kms: rotate root key: %w", err)
+	}
+	m.rot.openedWithPrev = true // the key in use is now the previous one
+	return nil
+}
+
+// FinishRootKeyRotation forgets the previous root key: from now on only
+// the new key opens the store. Call it once the new key is installed.
+func (m *Manager) FinishRootKeyRotation(ctx context.Context) error {
+	m.rot.Lock()
+	defer m.rot.Unlock()
+	if err := m.store.Update(ctx, deletePrev); err != nil {
+		return err
+	}
+	m.rot.openedWithPrev = false
 	return nil
 }
 

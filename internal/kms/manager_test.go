@@ -43,9 +43,10 @@ func TestOpenWritesRootCheckOnce(t *testing.T) {
 	ctx := context.Background()
 	e := newTestEnv(t)
 	snap := e.store.snapshot()
-	require.Len(t, snap, 1)
+	require.Len(t, snap, 2, "the root-key check and the wrapped store key")
 	check := snap[string(meta.SystemKey("root-key-check"))]
 	require.Len(t, check, 1+16+32)
+	require.Len(t, snap[string(meta.SystemKey("kms-store-key"))], 1+12+32+16)
 
 	_, updatesBefore, _ := e.store.counts()
 	_, err := Open(ctx, e.store, e.root, testConfig, e.clk)

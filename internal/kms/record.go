@@ -57,6 +57,10 @@ type keyRecord struct {
 	OnDemandRotations  int       `json:"on_demand_rotations,omitempty"`
 
 	Tags map[string]string `json:"tags,omitempty"`
+	// Policy is the key policy document; empty means the default policy
+	// of the key's kind (policyOf).
+	Policy string        `json:"policy,omitempty"`
+	Grants []grantRecord `json:"grants,omitempty"`
 	// Materials are the material versions, oldest first; the last one is
 	// current. Empty once the key is deleted.
 	Materials []materialRecord `json:"materials,omitempty"`

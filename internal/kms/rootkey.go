@@ -168,3 +168,52 @@ func syncDir(dir string) error {
 	}
 	return err
 }
+
+// InstallRootKey writes key to the root key file at path, replacing it
+// atomically and durably: the key goes to a temporary file in the same
+// directory (mode 0600, fsync), which is renamed over path, and the
+// directory is synced. Used by root-key rotation once the store accepts
+// the new key.
+func InstallRootKey(path string, key []byte) error {
+	if len(key) != RootKeyBytes {
+		return errf(ErrInvalidArgument, "root key is %d bytes, want %d", len(key), RootKeyBytes)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".root-key-*.tmp")
+	if err != nil {
+		return fmt.Errorf("kms: install root key: %w", err)
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName)
+	enc := encodeRootKey(key)
+	defer clear(enc)
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.Write(enc)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmpName, path)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("kms: install root key: %w", err)
+	}
+	return nil
+}
+
+// NewRootKey returns 32 random bytes from crypto/rand.
+func NewRootKey() ([]byte, error) {
+	key := make([]byte, RootKeyBytes)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("kms: random: %w", err)
+	}
+	return key, nil
+}

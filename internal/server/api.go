@@ -17,6 +17,7 @@ import (
 	"github.com/shelf-efs/shelf/internal/ec2api"
 	"github.com/shelf-efs/shelf/internal/edge"
 	"github.com/shelf-efs/shelf/internal/iam/users"
+	"github.com/shelf-efs/shelf/internal/kmsapi"
 )
 
 // RootCredentialsFileName is the file in the data directory that holds an
@@ -67,8 +68,13 @@ func (s *Server) addAPIFrontEnd(ctx context.Context) error {
 	}
 	s.edge = e
 	s.components = append(s.components, e)
+	kmsAPI := kmsapi.New(s.kms, u, log.With("service", "kms"), kmsapi.Config{Account: s.account, Region: s.cfg.Region})
+	efsAPI := api.New(ctl, authz, log.With("service", "elasticfilesystem"))
+	efsAPI.SetKeyUseChecker(kmsAPI)
+	kmsAPI.SetRootKeyRotator(s.RotateRootKey)
 	for _, svc := range []edge.Service{
-		api.New(ctl, authz, log.With("service", "elasticfilesystem")),
+		efsAPI,
+		kmsAPI,
 		users.NewService(u, authz, log.With("service", "iam")),
 		ec2api.New(ctl, authz, log.With("service", "ec2"), ec2api.Config{Account: s.account, Region: s.cfg.Region}),
 	} {

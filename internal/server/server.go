@@ -67,10 +67,12 @@ var ErrAccountMismatch = errors.New("server: configured account does not match t
 // Server is a running shelfd: the opened stores and services, and the
 // components that serve them. Create it with New, call Run once, then Close.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	dataDir string // absolute
-	account string
+	cfg config.Config
+	// rootKeyMu serializes root-key rotations.
+	rootKeyMu sync.Mutex
+	log       *slog.Logger
+	dataDir   string // absolute
+	account   string
 
 	meta  meta.Store
 	blobs blob.Store

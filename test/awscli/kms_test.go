@@ -1,0 +1,71 @@
+package awscli
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/shelf-efs/shelf/internal/audit"
+	"github.com/shelf-efs/shelf/internal/config"
+	"github.com/shelf-efs/shelf/internal/server"
+)
+
+// TestAWSCLIKMS runs kms.sh with /usr/bin/aws against an in-process shelfd,
+// then checks that every KMS call is on record without secrets.
+func TestAWSCLIKMS(t *testing.T) {
+	need(t, awsCLI, "the AWS CLI v2")
+	need(t, "/usr/bin/jq", "jq")
+	ctx := context.Background()
+	work := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(work, "data")
+	cfg.Health.Listen = ""
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.NFS.Port = freePort(t)
+	cfg.Storage.MinFreeBytes = 0
+	srv, err := server.New(ctx, cfg, nil)
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+		_ = srv.Close()
+	})
+
+	home := filepath.Join(work, "home")
+	require.NoError(t, os.MkdirAll(home, 0o700))
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer scancel()
+	script := exec.CommandContext(sctx, "bash", filepath.Join(repoRoot(t), "test", "awscli", "kms.sh"))
+	script.Env = []string{
+		"PATH=/usr/bin:/bin", "HOME=" + home, "AWS=" + awsCLI, "ENDPOINT=" + srv.APIURL(),
+		"AWS_SHARED_CREDENTIALS_FILE=" + srv.RootCredentialsPath(), "AWS_CONFIG_FILE=" + filepath.Join(home, "no-config"),
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
+		"NO_PROXY=127.0.0.1,localhost", "LC_ALL=C.UTF-8",
+	}
+	out, err := script.CombinedOutput()
+	t.Logf("kms.sh output:\n%s", out)
+	require.NoError(t, err)
+	require.Contains(t, string(out), "checks passed")
+
+	var kmsEvents int
+	require.NoError(t, audit.NewLog(srv.Meta()).Scan(ctx, 1, func(_ uint64, e *audit.Event) error {
+		if e.EventSource != "kms.amazonaws.com" {
+			return nil
+		}
+		kmsEvents++
+		require.NoError(t, e.Validate())
+		require.NotContains(t, string(e.RequestParameters), "Plaintext")
+		require.NotContains(t, string(e.RequestParameters), "ciphertextBlob")
+		require.NotContains(t, string(e.RequestParameters), "YXR0YWNr") // base64 of the plaintext's start
+		return nil
+	}))
+	require.GreaterOrEqual(t, kmsEvents, 25)
+}
