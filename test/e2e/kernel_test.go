@@ -237,6 +237,13 @@ nfs:
       create: true
       encrypted: true
 `, filepath.Join(work, "data"), addr, fsID)
+	return newDaemon(t, bin, work, cfg, addr)
+}
+
+// newDaemon starts shelfd with the configuration cfg and waits until addr
+// (an NFS or API address of it) accepts connections.
+func newDaemon(t *testing.T, bin, work, cfg, addr string) *daemon {
+	t.Helper()
 	cfgPath := filepath.Join(work, "shelfd.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o644))
 	logf, err := os.OpenFile(filepath.Join(work, "shelfd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

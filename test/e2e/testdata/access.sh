@@ -1,0 +1,87 @@
+#!/bin/bash
+# The access-control checks of TestKernelAccess (access_test.go). The
+# kernel-nfs harness runs it as root inside the test VM, in the NFS mount,
+# once per phase (ACCESS_PHASE):
+#
+#   setup     makes hello.txt (0644) and the world-writable directory open/.
+#   readonly  (a policy without ClientWrite) reads work, writes are refused.
+#   squash    (a policy without ClientRootAccess) root may not create in
+#             "/" (root's, 0755); what it creates in open/ is 65534's.
+#   ap        (through the TLS tunnel and an access point whose user is
+#             1001:1002 and whose root is /ap-root) new files belong to the
+#             access point's user; nothing outside its root is visible;
+#             "cd .." at the root stays there.
+#   revoke    prints E2E-READY, then creates files until the server refuses
+#             (the test revokes ClientMount meanwhile).
+#
+# Output: "E2E-OK <check>" or "E2E-FAIL <check>: <why>" per check, then
+# "E2E-DONE <phase> fails=<n>"; the exit status is 1 if a check failed.
+set -u
+export LC_ALL=C
+PHASE=${ACCESS_PHASE:?ACCESS_PHASE}
+fails=0
+ok() { echo "E2E-OK $*"; }
+bad() {
+	echo "E2E-FAIL $*"
+	fails=$((fails + 1))
+}
+
+case $PHASE in
+setup)
+	mkdir -m 0777 open && chmod 0777 open && ok "mkdir open" || bad "mkdir open"
+	echo hello >hello.txt && chmod 0644 hello.txt && ok "write hello.txt" || bad "write hello.txt"
+	;;
+readonly)
+	[ "$(cat hello.txt)" = hello ] && ok "read without ClientWrite" || bad "read without ClientWrite: $(cat hello.txt 2>&1)"
+	if echo x >ro-file 2>/tmp/err; then
+		bad "write without ClientWrite: allowed"
+	elif grep -qiE 'permission denied|read-only' /tmp/err; then
+		ok "write without ClientWrite refused: $(cat /tmp/err)"
+	else
+		bad "write without ClientWrite: unexpected error $(cat /tmp/err)"
+	fi
+	if mkdir ro-dir 2>/tmp/err; then bad "mkdir without ClientWrite: allowed"; else ok "mkdir refused: $(cat /tmp/err)"; fi
+	;;
+squash)
+	if touch squashed-root 2>/tmp/err; then
+		bad "root not squashed: created a file in / as $(stat -c %u:%g squashed-root)"
+	else
+		ok "squashed root may not create in /: $(cat /tmp/err)"
+	fi
+	if touch open/by-root; then
+		owner=$(stat -c %u:%g open/by-root)
+		[ "$owner" = 65534:65534 ] && ok "squashed root's file is 65534:65534" || bad "squashed root's file is $owner"
+	else
+		bad "squashed root cannot create in open/"
+	fi
+	;;
+ap)
+	echo data >ap-file || bad "write through the access point"
+	owner=$(stat -c %u:%g ap-file)
+	[ "$owner" = 1001:1002 ] && ok "file owned by the access point user" || bad "file owned by $owner"
+	mkdir sub && owner=$(stat -c %u:%g sub) && [ "$owner" = 1001:1002 ] && ok "directory owned by the access point user" || bad "directory: $owner"
+	[ ! -e hello.txt ] && [ ! -e open ] && ok "nothing outside the access point root" || bad "outside visible: $(ls -a)"
+	cd .. && [ -e ap-file ] && [ ! -e hello.txt ] && ok "cd .. at the root stays there" || bad "cd .. left the root: $(ls -a)"
+	cd sub && cd ../.. && [ -e ap-file ] && ok "cd ../.. from sub stays at the root" || bad "cd ../..: $(ls -a)"
+	;;
+revoke)
+	touch revoke-0 && ok "write before revocation" || bad "write before revocation"
+	echo "E2E-READY"
+	i=1
+	while [ $i -le 240 ]; do
+		touch "revoke-$i" 2>/tmp/err || break
+		sleep 0.25
+		i=$((i + 1))
+	done
+	if [ $i -le 240 ]; then
+		ok "refused after revocation (attempt $i): $(cat /tmp/err)"
+	else
+		bad "still allowed 60 s after ClientMount was revoked"
+	fi
+	;;
+*)
+	bad "unknown phase $PHASE"
+	;;
+esac
+echo "E2E-DONE $PHASE fails=$fails"
+[ $fails -eq 0 ]
