@@ -89,6 +89,22 @@ type Config struct {
 // shelfd listens on them, so the addresses must exist on this host.
 type Network struct {
 	VPCs []VPC `yaml:"vpcs"`
+	// Clients are the addresses of client machines and the security
+	// groups they belong to, as EC2 instances belong to groups: a rule
+	// that names a group as its source admits them.
+	Clients []Client `yaml:"clients"`
+}
+
+// Client is a range of client addresses that are members of security
+// groups.
+type Client struct {
+	// CIDR is an IPv4 range, e.g. 10.20.5.0/24 or 127.0.0.42/32.
+	CIDR string `yaml:"cidr"`
+	// SecurityGroups are group IDs (sg-…) or names of groups of the
+	// client's VPC ("default" is the VPC's default group).
+	SecurityGroups []string `yaml:"security_groups"`
+	// VPCID is the VPC of the group names; empty means the default VPC.
+	VPCID string `yaml:"vpc_id"`
 }
 
 // VPC is one configured VPC.
@@ -343,6 +359,7 @@ func (c *Config) Validate() error {
 		bad("nfs.tls.domain %q is not a DNS suffix such as amazonaws.com", d)
 	}
 	c.validateNetwork(bad)
+	c.validateClients(bad)
 	listens := map[string]int{}
 	for i, e := range c.NFS.Exports {
 		if err := validListen(e.Listen); err != nil {
@@ -483,6 +500,27 @@ func (c *Config) validateNetwork(bad func(format string, args ...any)) {
 			if zone, ok := strings.CutPrefix(sn.AvailabilityZone, c.Region); !ok || len(zone) != 1 || zone[0] < 'a' || zone[0] > 'z' {
 				bad("%s.availability_zone %q is not a zone of region %s such as %sb", where, sn.AvailabilityZone, c.Region, c.Region)
 			}
+		}
+	}
+}
+
+// validateClients checks the syntax of network.clients.
+func (c *Config) validateClients(bad func(format string, args ...any)) {
+	for i, cl := range c.Network.Clients {
+		where := fmt.Sprintf("network.clients[%d]", i)
+		if p, err := netip.ParsePrefix(cl.CIDR); err != nil || !p.Addr().Is4() || p != p.Masked() {
+			bad("%s.cidr %q is not an IPv4 network such as 10.20.5.0/24", where, cl.CIDR)
+		}
+		if len(cl.SecurityGroups) == 0 || len(cl.SecurityGroups) > 5 {
+			bad("%s.security_groups must name 1 to 5 groups", where)
+		}
+		for _, g := range cl.SecurityGroups {
+			if g == "" || len(g) > 255 {
+				bad("%s.security_groups has an empty or over-long name", where)
+			}
+		}
+		if cl.VPCID != "" && !awsid.ValidResource(cl.VPCID, "vpc-") {
+			bad("%s.vpc_id %q is not vpc- and 8 or 17 hex digits", where, cl.VPCID)
 		}
 	}
 }

@@ -317,3 +317,26 @@ func TestNetworkValidation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, good.Network, cfg.Network)
 }
+
+func TestNetworkClients(t *testing.T) {
+	cfg, err := Decode(strings.NewReader(`
+network:
+  clients:
+    - {cidr: 127.0.0.64/26, security_groups: [app-servers, sg-0123456789abcdef0]}
+    - {cidr: 10.20.5.0/24, security_groups: [default], vpc_id: vpc-0123456789abcdef0}
+`))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, []Client{
+		{CIDR: "127.0.0.64/26", SecurityGroups: []string{"app-servers", "sg-0123456789abcdef0"}},
+		{CIDR: "10.20.5.0/24", SecurityGroups: []string{"default"}, VPCID: "vpc-0123456789abcdef0"},
+	}, cfg.Network.Clients)
+
+	cfg.Network.Clients = []Client{{CIDR: "127.0.0.65/26"}, {CIDR: "::1/128", SecurityGroups: []string{""}, VPCID: "vpc-x"}}
+	err = cfg.Validate()
+	require.Error(t, err)
+	for _, want := range []string{"network.clients[0].cidr", "network.clients[0].security_groups", "network.clients[1].cidr",
+		"network.clients[1].security_groups has an empty", "network.clients[1].vpc_id"} {
+		require.ErrorContains(t, err, want)
+	}
+}

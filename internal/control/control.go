@@ -78,6 +78,9 @@ type Config struct {
 	Region string
 	// VPCs are added to the embedded default VPC (DESIGN.md decision 8).
 	VPCs []VPCConfig
+	// Clients are client address ranges and the security groups they
+	// belong to (config network.clients).
+	Clients []ClientConfig
 	// MaxFileSystems per account (0: DefaultMaxFileSystems).
 	MaxFileSystems int
 	// MaxAccessPointsPerFileSystem (0: DefaultMaxAccessPointsPerFS).
@@ -89,6 +92,16 @@ type VPCConfig struct {
 	ID      string // vpc-…
 	CIDR    netip.Prefix
 	Subnets []SubnetConfig
+}
+
+// ClientConfig makes the clients in CIDR members of security groups: a rule
+// that names one of the groups as its source admits them.
+type ClientConfig struct {
+	CIDR netip.Prefix
+	// Groups are group IDs or names of groups of VPCID (the default VPC
+	// when empty).
+	Groups []string
+	VPCID  string
 }
 
 // SubnetConfig describes a configured subnet.

@@ -440,6 +440,36 @@ func TestSecurityGroups(t *testing.T) {
 	require.Len(t, e.ctl.AvailabilityZones(), 3)
 }
 
+func TestSecurityGroupClients(t *testing.T) {
+	e := newEnv(t, func(c *control.Config) {
+		c.Clients = []control.ClientConfig{
+			{CIDR: netip.MustParsePrefix("127.0.0.64/26"), Groups: []string{"app-servers"}},
+			{CIDR: netip.MustParsePrefix("127.0.0.200/32"), Groups: []string{"default"}},
+		}
+	})
+	ctx := context.Background()
+	d := e.create(t, control.CreateFileSystemInput{})
+	mt, err := e.ctl.CreateMountTarget(ctx, control.CreateMountTargetInput{FileSystemID: d.ID, SubnetID: e.subnet(t, "us-east-1a")})
+	require.NoError(t, err)
+	apps, err := e.ctl.CreateSecurityGroup(ctx, control.CreateSecurityGroupInput{Name: "app-servers", Description: "clients"})
+	require.NoError(t, err)
+	nfs, err := e.ctl.CreateSecurityGroup(ctx, control.CreateSecurityGroupInput{Name: "efs", Description: "mount targets"})
+	require.NoError(t, err)
+	// The mount target admits NFS from members of app-servers, and from
+	// members of the default group.
+	_, err = e.ctl.AuthorizeIngress(ctx, nfs.ID, []control.Rule{
+		{Protocol: "tcp", FromPort: 2049, ToPort: 2049, SourceGroupID: apps.ID},
+		{Protocol: "tcp", FromPort: 2049, ToPort: 2049, SourceGroupID: e.ctl.DefaultSecurityGroupID(mt.VPCID)},
+	})
+	require.NoError(t, err)
+	require.NoError(t, e.ctl.ModifyMountTargetSecurityGroups(ctx, mt.ID, []string{nfs.ID}))
+	for addr, want := range map[string]bool{"127.0.0.64": true, "127.0.0.127": true, "127.0.0.128": false, "127.0.0.1": false, "127.0.0.200": true} {
+		ok, err := e.ctl.IngressAllowed(ctx, mt.ID, netip.MustParseAddr(addr), 2049)
+		require.NoError(t, err)
+		require.Equal(t, want, ok, addr)
+	}
+}
+
 func TestAccessPointRules(t *testing.T) {
 	e := newEnv(t, func(c *control.Config) { c.MaxAccessPointsPerFileSystem = 3 })
 	ctx := context.Background()

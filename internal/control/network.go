@@ -521,9 +521,54 @@ func (s *Service) RevokeIngress(ctx context.Context, id string, rules []Rule) (S
 	return g, internal("revoke ingress", err)
 }
 
+// clientGroups returns the IDs of the security groups that the configured
+// clients at src belong to (Config.Clients), resolving group names in the
+// client's VPC.
+func (s *Service) clientGroups(r meta.Reader, src netip.Addr) ([]string, error) {
+	var out []string
+	for _, c := range s.cfg.Clients {
+		if !c.CIDR.Contains(src) {
+			continue
+		}
+		vpc := c.VPCID
+		if vpc == "" {
+			for _, v := range s.net.vpcs {
+				if v.IsDefault {
+					vpc = v.ID
+				}
+			}
+		}
+		for _, g := range c.Groups {
+			if strings.HasPrefix(g, "sg-") {
+				out = append(out, g)
+				continue
+			}
+			if g == "default" {
+				out = append(out, s.DefaultSecurityGroupID(vpc))
+				continue
+			}
+			err := meta.ScanPrefix(r, sgKey(""), func(k, v []byte) (bool, error) {
+				var rec sgRecord
+				if err := getJSON(r, k, &rec); err != nil {
+					return false, err
+				}
+				if rec.VPCID == vpc && rec.Name == g {
+					out = append(out, rec.ID)
+				}
+				return true, nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
 // IngressAllowed reports whether the security groups of mount target mtID
 // admit a TCP connection from src to port. A source-group rule admits the
-// addresses of mount targets that belong to that group.
+// addresses of mount targets that belong to that group, and the configured
+// clients that belong to it (Config.Clients).
 func (s *Service) IngressAllowed(ctx context.Context, mtID string, src netip.Addr, port int) (bool, error) {
 	src = src.Unmap()
 	var ok bool
@@ -557,11 +602,16 @@ func (s *Service) IngressAllowed(ctx context.Context, mtID string, src netip.Add
 				}
 				if !srcLoaded {
 					srcLoaded = true
+					groups, err := s.clientGroups(r, src)
+					if err != nil {
+						return err
+					}
+					srcGroups = append(srcGroups, groups...)
 					var other mtRecord
 					id, err := r.Get(ipKey(src.String()))
 					if err == nil {
 						if err := getJSON(r, mtKey(string(id)), &other); err == nil {
-							srcGroups = other.SecurityGroups
+							srcGroups = append(srcGroups, other.SecurityGroups...)
 						}
 					} else if !errors.Is(err, meta.ErrNotFound) {
 						return err

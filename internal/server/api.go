@@ -35,7 +35,7 @@ func (s *Server) addAPIFrontEnd(ctx context.Context) error {
 	}
 	s.users = u
 	ctl, err := control.New(ctx, s.meta, s.fs, s.kms,
-		control.Config{Account: s.account, Region: s.cfg.Region, VPCs: vpcConfig(s.cfg.Network)},
+		control.Config{Account: s.account, Region: s.cfg.Region, VPCs: vpcConfig(s.cfg.Network), Clients: clientConfig(s.cfg.Network)},
 		control.Options{Clock: clock.System, Logger: s.log.With("component", "control")})
 	if err != nil {
 		return fmt.Errorf("server: open control plane: %w", err)
@@ -144,6 +144,15 @@ func writeRootCredentials(path, account, region, keyID, secret string) (bool, er
 
 // vpcConfig turns the configured VPCs (validated by config.Validate) into
 // the control plane's form.
+// clientConfig converts network.clients (validated by config).
+func clientConfig(n config.Network) []control.ClientConfig {
+	var out []control.ClientConfig
+	for _, c := range n.Clients {
+		out = append(out, control.ClientConfig{CIDR: netip.MustParsePrefix(c.CIDR), Groups: c.SecurityGroups, VPCID: c.VPCID})
+	}
+	return out
+}
+
 func vpcConfig(n config.Network) []control.VPCConfig {
 	var out []control.VPCConfig
 	for _, v := range n.VPCs {

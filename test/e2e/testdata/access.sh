@@ -33,20 +33,20 @@ setup)
 	;;
 readonly)
 	[ "$(cat hello.txt)" = hello ] && ok "read without ClientWrite" || bad "read without ClientWrite: $(cat hello.txt 2>&1)"
-	if echo x >ro-file 2>/tmp/err; then
+	if err=$({ echo x >ro-file; } 2>&1); then
 		bad "write without ClientWrite: allowed"
-	elif grep -qiE 'permission denied|read-only' /tmp/err; then
-		ok "write without ClientWrite refused: $(cat /tmp/err)"
+	elif echo "$err" | grep -qiE 'permission denied|read-only'; then
+		ok "write without ClientWrite refused: $err"
 	else
-		bad "write without ClientWrite: unexpected error $(cat /tmp/err)"
+		bad "write without ClientWrite: unexpected error: $err"
 	fi
-	if mkdir ro-dir 2>/tmp/err; then bad "mkdir without ClientWrite: allowed"; else ok "mkdir refused: $(cat /tmp/err)"; fi
+	if err=$(mkdir ro-dir 2>&1); then bad "mkdir without ClientWrite: allowed"; else ok "mkdir refused: $err"; fi
 	;;
 squash)
-	if touch squashed-root 2>/tmp/err; then
+	if err=$(touch squashed-root 2>&1); then
 		bad "root not squashed: created a file in / as $(stat -c %u:%g squashed-root)"
 	else
-		ok "squashed root may not create in /: $(cat /tmp/err)"
+		ok "squashed root may not create in /: $err"
 	fi
 	if touch open/by-root; then
 		owner=$(stat -c %u:%g open/by-root)
@@ -69,12 +69,12 @@ revoke)
 	echo "E2E-READY"
 	i=1
 	while [ $i -le 240 ]; do
-		touch "revoke-$i" 2>/tmp/err || break
+		err=$(touch "revoke-$i" 2>&1) || break
 		sleep 0.25
 		i=$((i + 1))
 	done
 	if [ $i -le 240 ]; then
-		ok "refused after revocation (attempt $i): $(cat /tmp/err)"
+		ok "refused after revocation (attempt $i): $err"
 	else
 		bad "still allowed 60 s after ClientMount was revoked"
 	fi
