@@ -47,6 +47,7 @@ func TestKernelAccess(t *testing.T) {
 	work := t.TempDir()
 	if out := os.Getenv("SHELF_E2E_OUT"); out != "" {
 		work = filepath.Join(out, "access")
+		require.NoError(t, os.RemoveAll(work)) // a fresh store each run
 		require.NoError(t, os.MkdirAll(work, 0o755))
 	}
 	bin := filepath.Join(work, "shelfd")
