@@ -78,7 +78,7 @@ func runRotateRootKey(ctx context.Context, args []string, stdout, stderr io.Writ
 			fmt.Fprintln(stderr, "shelf rotate-root-key:", err)
 			return exitFailed
 		}
-		fmt.Fprintln(stdout, "root key rotated:", cfg.RootKeyPath())
+		fmt.Fprintln(stdout, "root key rotated:", rootKeyLocation(cfg))
 		return exitOK
 	}
 	url := *endpoint
@@ -93,8 +93,17 @@ func runRotateRootKey(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintln(stderr, "shelf rotate-root-key:", err)
 		return exitFailed
 	}
-	fmt.Fprintln(stdout, "root key rotated:", cfg.RootKeyPath())
+	fmt.Fprintln(stdout, "root key rotated:", rootKeyLocation(cfg))
 	return exitOK
+}
+
+// rootKeyLocation is the file that holds the root key, or its ciphertext
+// blob when an external KMS holds it.
+func rootKeyLocation(cfg config.Config) string {
+	if cfg.RootKey.KMS.Enabled() {
+		return cfg.RootKeyKMSBlobPath()
+	}
+	return cfg.RootKeyPath()
 }
 
 func rotateOnline(ctx context.Context, cfg config.Config, url string) error {

@@ -81,6 +81,8 @@ type Config struct {
 	NFS     NFS     `yaml:"nfs"`
 	Storage Storage `yaml:"storage"`
 	Network Network `yaml:"network"`
+	// RootKey holds the root key elsewhere than in a file (see RootKey).
+	RootKey RootKey `yaml:"root_key"`
 }
 
 // Network describes VPCs and subnets besides the embedded default VPC (whose
@@ -360,6 +362,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateNetwork(bad)
 	c.validateClients(bad)
+	c.validateRootKey(bad)
 	listens := map[string]int{}
 	for i, e := range c.NFS.Exports {
 		if err := validListen(e.Listen); err != nil {

@@ -74,12 +74,14 @@ func (s *Service) describeFS(rec *fsRecord) FileSystem {
 
 // withSize fills in the metered size from the file system's usage. A file
 // system whose contents cannot be read (being created or deleted) reports
-// zero.
+// zero. It also reports the state of the file system's KMS key
+// (withKeyState).
 func (s *Service) withSize(ctx context.Context, d *FileSystem) {
 	d.Size.Timestamp = s.now()
 	if d.LifeCycleState != StateAvailable && d.LifeCycleState != StateUpdating {
 		return
 	}
+	s.withKeyState(ctx, d)
 	f, err := s.vols.FileSystem(ctx, d.ID)
 	if err != nil {
 		return

@@ -2,6 +2,7 @@
 // them above the chunk level:
 //
 //	root key            32 bytes in a file outside the metadata store (LoadRootKey)
+//	                    or a data key of an external KMS (internal/kmsroot)
 //	 └ KMS key material  per account, like AWS KMS: the AWS-managed
 //	    │                 alias/aws/elasticfilesystem key and customer keys, each
 //	    │                 with material versions (rotation); sealed by the root

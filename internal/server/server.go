@@ -47,6 +47,7 @@ import (
 	"github.com/shelf-efs/shelf/internal/fs"
 	"github.com/shelf-efs/shelf/internal/iam/users"
 	"github.com/shelf-efs/shelf/internal/kms"
+	"github.com/shelf-efs/shelf/internal/kmsroot"
 	"github.com/shelf-efs/shelf/internal/meta"
 )
 
@@ -73,6 +74,10 @@ type Server struct {
 	log       *slog.Logger
 	dataDir   string // absolute
 	account   string
+
+	// rootKMS is the external KMS holding the root key (root_key.kms),
+	// or nil when the root key is a file.
+	rootKMS *kmsroot.Source
 
 	meta  meta.Store
 	blobs blob.Store
@@ -154,7 +159,14 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, offline bool
 			return nil, fmt.Errorf("server: root key file: %w", err)
 		}
 	}
-	rootKey, err := loadRootKey(keyPath, dir, fresh, log)
+	keySource := keyPath
+	var rootKey []byte
+	if cfg.RootKey.KMS.Enabled() {
+		keySource = "the external KMS key " + cfg.RootKey.KMS.KeyID
+		rootKey, err = s.loadKMSRootKey(ctx, dir, fresh)
+	} else {
+		rootKey, err = loadRootKey(keyPath, dir, fresh, log)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +201,7 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, offline bool
 
 	k, err := kms.Open(ctx, m, rootKey, kms.Config{Account: account, Region: cfg.Region}, clock.System)
 	if errors.Is(err, kms.ErrWrongRootKey) {
-		return nil, fmt.Errorf("server: the root key in %s is not the key of the store in %s; nothing was changed (restore the right key file): %w", keyPath, dir, err)
+		return nil, fmt.Errorf("server: the root key from %s is not the key of the store in %s; nothing was changed (restore the right key file): %w", keySource, dir, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("server: open kms: %w", err)
