@@ -70,7 +70,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 
 	log := newLogger(cfg.Log, stderr)
 	slog.SetDefault(log)
-	log.Info("shelfd starting", "version", version, "data_dir", cfg.DataDir, "root_key_file", cfg.RootKeyPath())
+	if cfg.RootKey.KMS.KeyID != "" {
+		log.Info("shelfd starting", "version", version, "data_dir", cfg.DataDir, "root_key_kms", cfg.RootKey.KMS.KeyID)
+	} else {
+		log.Info("shelfd starting", "version", version, "data_dir", cfg.DataDir, "root_key_file", cfg.RootKeyPath())
+	}
 
 	srv, err := server.New(ctx, cfg, log)
 	if err != nil {
