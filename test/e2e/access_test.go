@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 	"github.com/stretchr/testify/require"
 )
@@ -168,6 +169,56 @@ nfs:
 		})
 		tunnel := startTunnel(t, shelf, work, creds, fsID, aws.ToString(ap.AccessPointId), mtIP, filepath.Join(dataDir, "ca.pem"))
 		guest.mustPass(guest.boot("ap-tls", tunnel, "", "ap"))
+	})
+
+	t.Run("KMS key state", func(t *testing.T) {
+		kmsc := kms.NewFromConfig(sdkCfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(url) })
+		key, err := kmsc.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("e2e customer key")})
+		require.NoError(t, err)
+		keyID := key.KeyMetadata.KeyId
+		enc, err := efsc.CreateFileSystem(ctx, &efs.CreateFileSystemInput{CreationToken: aws.String("kms-e2e"), Encrypted: aws.Bool(true), KmsKeyId: keyID})
+		require.NoError(t, err)
+		waitFor(t, "file system available", func() bool {
+			out, err := efsc.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{FileSystemId: enc.FileSystemId})
+			return err == nil && len(out.FileSystems) == 1 && out.FileSystems[0].LifeCycleState == efstypes.LifeCycleStateAvailable
+		})
+		emt, err := efsc.CreateMountTarget(ctx, &efs.CreateMountTargetInput{FileSystemId: enc.FileSystemId, SubnetId: subnets.Subnets[0].SubnetId})
+		require.NoError(t, err)
+		addr := net.JoinHostPort(aws.ToString(emt.IpAddress), "2049")
+		waitFor(t, "mount target listening on "+addr, func() bool {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+		var disabled, enabled sync.Once
+		guest.onLine = func(l string) {
+			switch {
+			case strings.HasPrefix(l, "E2E-READY"):
+				disabled.Do(func() {
+					if _, err := kmsc.DisableKey(ctx, &kms.DisableKeyInput{KeyId: keyID}); err != nil {
+						t.Errorf("disable key: %v", err)
+					}
+				})
+			case strings.HasPrefix(l, "E2E-UNREADABLE"):
+				enabled.Do(func() {
+					out, err := efsc.DescribeFileSystems(ctx, &efs.DescribeFileSystemsInput{FileSystemId: enc.FileSystemId})
+					switch {
+					case err != nil:
+						t.Errorf("describe file system: %v", err)
+					case out.FileSystems[0].LifeCycleState != efstypes.LifeCycleStateError:
+						t.Errorf("with its key disabled the file system is described as %v, want error", out.FileSystems[0].LifeCycleState)
+					}
+					if _, err := kmsc.EnableKey(ctx, &kms.EnableKeyInput{KeyId: keyID}); err != nil {
+						t.Errorf("enable key: %v", err)
+					}
+				})
+			}
+		}
+		res := guest.boot("kms", addr, "", "kms")
+		guest.onLine = nil
+		guest.mustPass(res)
 	})
 
 	t.Run("revocation within the permission cache window", func(t *testing.T) {

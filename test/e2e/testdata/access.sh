@@ -13,6 +13,10 @@
 #             "cd .." at the root stays there.
 #   revoke    prints E2E-READY, then creates files until the server refuses
 #             (the test revokes ClientMount meanwhile).
+#   kms       writes a file, prints E2E-READY, reads it (caches dropped)
+#             until it fails (the test disables the file system's KMS key),
+#             prints E2E-UNREADABLE, then reads until the same bytes come
+#             back (the test enables the key).
 #
 # Output: "E2E-OK <check>" or "E2E-FAIL <check>: <why>" per check, then
 # "E2E-DONE <phase> fails=<n>"; the exit status is 1 if a check failed.
@@ -78,6 +82,29 @@ revoke)
 	else
 		bad "still allowed 60 s after ClientMount was revoked"
 	fi
+	;;
+kms)
+	# An encrypted file system under a customer key: the test disables the
+	# key after E2E-READY and enables it again after E2E-UNREADABLE.
+	head -c 1048576 /dev/urandom >kms-file && sync && sum=$(md5sum <kms-file) && ok "write under the customer key" || bad "write"
+	echo "E2E-READY"
+	i=0
+	while [ $i -lt 240 ]; do
+		echo 3 >/proc/sys/vm/drop_caches
+		err=$(cat kms-file 2>&1 >/dev/null) || break
+		sleep 0.25
+		i=$((i + 1))
+	done
+	[ $i -lt 240 ] && ok "unreadable with the key disabled: $err" || bad "still readable 60 s after the key was disabled"
+	echo "E2E-UNREADABLE"
+	i=0
+	while [ $i -lt 240 ]; do
+		echo 3 >/proc/sys/vm/drop_caches
+		got=$(md5sum <kms-file 2>/dev/null) && break
+		sleep 0.25
+		i=$((i + 1))
+	done
+	[ "$got" = "$sum" ] && ok "readable again with the key enabled, same bytes" || bad "after enable: got '$got', want '$sum'"
 	;;
 *)
 	bad "unknown phase $PHASE"
