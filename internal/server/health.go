@@ -46,6 +46,7 @@ func newHealthEndpoint(addr string, s *Server, log *slog.Logger) (*healthEndpoin
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.HandleFunc("GET /stats", h.stats)
 	h.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -124,6 +125,37 @@ func (h *healthEndpoint) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeStatus(w, http.StatusOK, "ready")
+}
+
+// connStats is the body of GET /stats: counters of refused and TLS
+// connections of the NFS listeners since the start.
+type connStats struct {
+	NFS struct {
+		Connections           int    `json:"connections"`
+		SecurityGroupRefusals uint64 `json:"securityGroupRefusals"`
+		CertificateRefusals   uint64 `json:"certificateRefusals"`
+		TLSRefused            uint64 `json:"tlsRefused"`
+		TLSHandshakeFailures  uint64 `json:"tlsHandshakeFailures"`
+		TLSConnections        uint64 `json:"tlsConnections"`
+		StartTLS              uint64 `json:"startTLS"`
+	} `json:"nfs"`
+}
+
+func (h *healthEndpoint) stats(w http.ResponseWriter, _ *http.Request) {
+	var out connStats
+	if n := h.s.nfs; n != nil {
+		st := n.Stats()
+		out.NFS.Connections = n.rpc.NumConns()
+		out.NFS.SecurityGroupRefusals = st.SecurityGroupRefusals
+		out.NFS.CertificateRefusals = st.CertificateRefusals
+		out.NFS.TLSRefused = st.RPC.TLSRefused
+		out.NFS.TLSHandshakeFailures = st.RPC.TLSHandshakeFailures
+		out.NFS.TLSConnections = st.RPC.TLSConns
+		out.NFS.StartTLS = st.RPC.StartTLS
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {

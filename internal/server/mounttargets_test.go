@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -135,6 +137,12 @@ func TestConfiguredVPCs(t *testing.T) {
 	defer conn.Close()
 	require.Error(t, nullOrError(t, conn))
 	require.Equal(t, uint64(1), s.NFS().Stats().SecurityGroupRefusals)
+	resp, err := http.Get("http://" + s.HealthAddr().String() + "/stats")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var stats connStats
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&stats))
+	require.Equal(t, uint64(1), stats.NFS.SecurityGroupRefusals, "the refusal is counted where operators see it")
 
 	// A rule for NFS from the client's address lets it in, for new
 	// connections at once.
