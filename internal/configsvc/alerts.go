@@ -147,17 +147,17 @@ type alertRecord struct {
 // The ComplianceChangeNotification message of AWS Config (the message it
 // publishes to its SNS topic), with RFC 3339 times.
 type notification struct {
-	AWSAccountID             string         `json:"awsAccountId"`
-	ConfigRuleName           string         `json:"configRuleName"`
-	ConfigRuleARN            string         `json:"configRuleARN"`
-	ResourceType             string         `json:"resourceType"`
-	ResourceID               string         `json:"resourceId"`
-	AWSRegion                string         `json:"awsRegion"`
-	NewEvaluationResult      *notifyResult  `json:"newEvaluationResult"`
-	OldEvaluationResult      *notifyResult  `json:"oldEvaluationResult"`
-	NotificationCreationTime string         `json:"notificationCreationTime"`
-	MessageType              string         `json:"messageType"`
-	RecordVersion            string         `json:"recordVersion"`
+	AWSAccountID             string        `json:"awsAccountId"`
+	ConfigRuleName           string        `json:"configRuleName"`
+	ConfigRuleARN            string        `json:"configRuleARN"`
+	ResourceType             string        `json:"resourceType"`
+	ResourceID               string        `json:"resourceId"`
+	AWSRegion                string        `json:"awsRegion"`
+	NewEvaluationResult      *notifyResult `json:"newEvaluationResult"`
+	OldEvaluationResult      *notifyResult `json:"oldEvaluationResult"`
+	NotificationCreationTime string        `json:"notificationCreationTime"`
+	MessageType              string        `json:"messageType"`
+	RecordVersion            string        `json:"recordVersion"`
 }
 
 type notifyResult struct {
