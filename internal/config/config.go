@@ -75,6 +75,9 @@ type Config struct {
 	NFS     NFS     `yaml:"nfs"`
 	Storage Storage `yaml:"storage"`
 	Network Network `yaml:"network"`
+	// Compliance configures the Config rules' evaluation and alerts
+	// (compliance.go).
+	Compliance Compliance `yaml:"compliance"`
 }
 
 // Network describes VPCs and subnets besides the embedded default VPC (whose
@@ -102,6 +105,10 @@ type Subnet struct {
 	CIDR string `yaml:"cidr"`
 	// AvailabilityZone is a zone of the region, e.g. us-east-1b.
 	AvailabilityZone string `yaml:"availability_zone"`
+	// Public marks a subnet that assigns public addresses (AWS's
+	// MapPublicIpOnLaunch): the Config rule
+	// efs-mount-target-public-accessible reports mount targets in it.
+	Public bool `yaml:"public"`
 }
 
 // Log configures the process log (log/slog).
@@ -310,6 +317,7 @@ func (c *Config) Validate() error {
 		bad("nfs.port %d must be between 1 and 65535", c.NFS.Port)
 	}
 	c.validateNetwork(bad)
+	c.validateCompliance(bad)
 	listens := map[string]int{}
 	for i, e := range c.NFS.Exports {
 		if err := validListen(e.Listen); err != nil {
