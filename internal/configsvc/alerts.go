@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/shelf-efs/shelf/internal/audit"
-	"github.com/shelf-efs/shelf/internal/control"
 	"github.com/shelf-efs/shelf/internal/meta"
 )
 
@@ -422,5 +421,3 @@ func uuid(h string) string {
 	b[16] = "89ab"[b[16]%4]
 	return string(b[0:8]) + "-" + string(b[8:12]) + "-" + string(b[12:16]) + "-" + string(b[16:20]) + "-" + string(b[20:32])
 }
-
-var _ = control.ResourceTypeFileSystem

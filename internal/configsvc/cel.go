@@ -3,7 +3,6 @@ package configsvc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -103,7 +102,7 @@ func (p *celProgram) eval(ctx context.Context, it *Item, raw map[string]string) 
 	defer cancel()
 	out, _, err := p.prg.ContextEval(ctx, map[string]any{"item": m, "params": raw})
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "interrupted") {
+		if ctx.Err() != nil {
 			return bad("Evaluation error: the policy took longer than %s.", celTimeout)
 		}
 		return bad("Evaluation error: %s", err.Error())

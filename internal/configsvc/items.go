@@ -122,25 +122,23 @@ func mustJSON(v any) json.RawMessage {
 
 // The Describe* shapes of EFS (the 2015-02-01 API), as configuration.
 type fsConfig struct {
-	OwnerID                        string         `json:"OwnerId"`
-	CreationToken                  string         `json:"CreationToken"`
-	FileSystemID                   string         `json:"FileSystemId"`
-	FileSystemArn                  string         `json:"FileSystemArn"`
-	CreationTime                   float64        `json:"CreationTime"`
-	LifeCycleState                 string         `json:"LifeCycleState"`
-	Name                           string         `json:"Name,omitempty"`
-	NumberOfMountTargets           int            `json:"NumberOfMountTargets"`
-	PerformanceMode                string         `json:"PerformanceMode"`
-	Encrypted                      bool           `json:"Encrypted"`
-	KmsKeyID                       string         `json:"KmsKeyId,omitempty"`
-	ThroughputMode                 string         `json:"ThroughputMode"`
-	ProvisionedThroughputInMibps   float64        `json:"ProvisionedThroughputInMibps,omitempty"`
-	AvailabilityZoneName           string         `json:"AvailabilityZoneName,omitempty"`
-	AvailabilityZoneID             string         `json:"AvailabilityZoneId,omitempty"`
-	Tags                           []tagConfig    `json:"Tags"`
-	FileSystemProtection           map[string]any `json:"FileSystemProtection"`
-	BackupPolicyStatus             string         `json:"-"`
-	ReplicationOverwriteProtection string         `json:"-"`
+	OwnerID                      string         `json:"OwnerId"`
+	CreationToken                string         `json:"CreationToken"`
+	FileSystemID                 string         `json:"FileSystemId"`
+	FileSystemArn                string         `json:"FileSystemArn"`
+	CreationTime                 float64        `json:"CreationTime"`
+	LifeCycleState               string         `json:"LifeCycleState"`
+	Name                         string         `json:"Name,omitempty"`
+	NumberOfMountTargets         int            `json:"NumberOfMountTargets"`
+	PerformanceMode              string         `json:"PerformanceMode"`
+	Encrypted                    bool           `json:"Encrypted"`
+	KmsKeyID                     string         `json:"KmsKeyId,omitempty"`
+	ThroughputMode               string         `json:"ThroughputMode"`
+	ProvisionedThroughputInMibps float64        `json:"ProvisionedThroughputInMibps,omitempty"`
+	AvailabilityZoneName         string         `json:"AvailabilityZoneName,omitempty"`
+	AvailabilityZoneID           string         `json:"AvailabilityZoneId,omitempty"`
+	Tags                         []tagConfig    `json:"Tags"`
+	FileSystemProtection         map[string]any `json:"FileSystemProtection"`
 }
 
 type tagConfig struct {
