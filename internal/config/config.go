@@ -83,6 +83,9 @@ type Config struct {
 	Network Network `yaml:"network"`
 	// RootKey holds the root key elsewhere than in a file (see RootKey).
 	RootKey RootKey `yaml:"root_key"`
+	// Compliance configures the Config rules' evaluation and alerts
+	// (compliance.go).
+	Compliance Compliance `yaml:"compliance"`
 }
 
 // Network describes VPCs and subnets besides the embedded default VPC (whose
@@ -126,6 +129,10 @@ type Subnet struct {
 	CIDR string `yaml:"cidr"`
 	// AvailabilityZone is a zone of the region, e.g. us-east-1b.
 	AvailabilityZone string `yaml:"availability_zone"`
+	// Public marks a subnet that assigns public addresses (AWS's
+	// MapPublicIpOnLaunch): the Config rule
+	// efs-mount-target-public-accessible reports mount targets in it.
+	Public bool `yaml:"public"`
 }
 
 // Log configures the process log (log/slog).
@@ -363,6 +370,7 @@ func (c *Config) Validate() error {
 	c.validateNetwork(bad)
 	c.validateClients(bad)
 	c.validateRootKey(bad)
+	c.validateCompliance(bad)
 	listens := map[string]int{}
 	for i, e := range c.NFS.Exports {
 		if err := validListen(e.Listen); err != nil {

@@ -140,6 +140,7 @@ type Service struct {
 		next int
 		fns  map[int]func(MountTargetEvent)
 	}
+	changes changeHub // SubscribeResources (changes.go)
 }
 
 // New opens the control plane over store. It builds the network model
@@ -172,9 +173,10 @@ func New(ctx context.Context, store meta.Store, vols Volumes, keys Keys, cfg Con
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{meta: store, vols: vols, keys: keys, cfg: cfg, clock: opts.Clock, rand: opts.Random,
+	s := &Service{vols: vols, keys: keys, cfg: cfg, clock: opts.Clock, rand: opts.Random,
 		log: opts.Logger, net: n}
 	s.subs.fns = map[int]func(MountTargetEvent){}
+	s.meta = watchChanges(store, &s.changes)
 	if err := s.ensureDefaultGroups(ctx); err != nil {
 		return nil, err
 	}

@@ -82,6 +82,9 @@ func (s *Server) addAPIFrontEnd(ctx context.Context) error {
 			return fmt.Errorf("server: %w", err)
 		}
 	}
+	if err := s.addConfigService(ctl, authz, e, log); err != nil {
+		return err
+	}
 
 	// How to use it; never the secret.
 	hint := "AWS_SHARED_CREDENTIALS_FILE=" + credPath + " /usr/bin/aws efs describe-file-systems --endpoint-url " + e.URL() + " --region " + s.cfg.Region

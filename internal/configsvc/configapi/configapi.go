@@ -1,0 +1,254 @@
+// Package configapi serves the AWS Config API subset that shelf
+// implements, over configsvc: PutConfigRule, DescribeConfigRules,
+// DeleteConfigRule, StartConfigRulesEvaluation,
+// DescribeComplianceByConfigRule, DescribeComplianceByResource,
+// GetComplianceDetailsByConfigRule, GetResourceConfigHistory,
+// DescribeConfigurationRecorders and DescribeConfigurationRecorderStatus.
+//
+// It is an edge.Service for the SigV4 signing name "config": the json
+// protocol (POST /, X-Amz-Target: StarlingDoveService.<Op>, JSON 1.1
+// bodies, timestamps as epoch seconds, errors as {"__type","message"}),
+// with AWS Config's error codes. Every call is authorized as config:<Op>
+// through the edge's Authorizer.
+//
+// configapi imports edge (the contracts) and configsvc (the domain). It
+// must not import meta, control or any engine.
+package configapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/shelf-efs/shelf/internal/configsvc"
+	"github.com/shelf-efs/shelf/internal/edge"
+)
+
+// APIVersion is the AWS Config API version.
+const APIVersion = "2014-11-12"
+
+// targetPrefix is the X-Amz-Target prefix of AWS Config.
+const targetPrefix = "StarlingDoveService."
+
+// Service is the AWS Config API. It is safe for concurrent use.
+type Service struct {
+	cfg     *configsvc.Service
+	authz   edge.Authorizer
+	account string
+	region  string
+	log     *slog.Logger
+}
+
+var (
+	_ edge.Service          = (*Service)(nil)
+	_ edge.VersionedService = (*Service)(nil)
+	_ edge.ProtocolService  = (*Service)(nil)
+	_ edge.OperationNamer   = (*Service)(nil)
+)
+
+// New returns the Config API over cfg; authz decides every call.
+func New(cfg *configsvc.Service, authz edge.Authorizer, account, region string, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, authz: authz, account: account, region: region, log: log}
+}
+
+// SigningName is "config".
+func (s *Service) SigningName() string { return "config" }
+
+// APIVersion is 2014-11-12.
+func (s *Service) APIVersion() string { return APIVersion }
+
+// Protocol is json.
+func (s *Service) Protocol() edge.Protocol { return edge.JSON }
+
+// OperationName is the operation of X-Amz-Target.
+func (s *Service) OperationName(r *http.Request, _ []byte) string {
+	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	if _, known := handlers[op]; !ok || !known {
+		return ""
+	}
+	return op
+}
+
+type apiError = edge.APIError
+
+func errf(code, format string, args ...any) *apiError {
+	return &apiError{Code: code, Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+func internalError() *apiError {
+	return &apiError{Code: "InternalFailure", Status: http.StatusInternalServerError, Message: "An internal error occurred."}
+}
+
+// call is one request being served.
+type call struct {
+	ctx       context.Context
+	edge      *edge.Call
+	op        string
+	body      []byte
+	resources []string
+	params    any
+}
+
+type handler func(s *Service, c *call) (any, *apiError)
+
+var handlers = map[string]struct {
+	fn       handler
+	readOnly bool
+}{
+	"PutConfigRule":                       {(*Service).putConfigRule, false},
+	"DescribeConfigRules":                 {(*Service).describeConfigRules, true},
+	"DeleteConfigRule":                    {(*Service).deleteConfigRule, false},
+	"StartConfigRulesEvaluation":          {(*Service).startConfigRulesEvaluation, false},
+	"DescribeComplianceByConfigRule":      {(*Service).describeComplianceByConfigRule, true},
+	"DescribeComplianceByResource":        {(*Service).describeComplianceByResource, true},
+	"GetComplianceDetailsByConfigRule":    {(*Service).getComplianceDetailsByConfigRule, true},
+	"GetResourceConfigHistory":            {(*Service).getResourceConfigHistory, true},
+	"DescribeConfigurationRecorders":      {(*Service).describeConfigurationRecorders, true},
+	"DescribeConfigurationRecorderStatus": {(*Service).describeConfigurationRecorderStatus, true},
+}
+
+// ServeCall serves one request.
+func (s *Service) ServeCall(w http.ResponseWriter, r *http.Request, body []byte, ec *edge.Call) edge.Outcome {
+	out := edge.Outcome{EventName: "Unknown"}
+	fail := func(e *apiError) edge.Outcome {
+		edge.WriteError(w, edge.JSON, ec.RequestID, e)
+		out.ErrorCode, out.ErrorMessage, out.Status = e.Code, e.Message, e.Status
+		return out
+	}
+	if r.Method != http.MethodPost {
+		return fail(errf("UnknownOperationException", "The json protocol needs POST."))
+	}
+	target := r.Header.Get("X-Amz-Target")
+	op, hasPrefix := strings.CutPrefix(target, targetPrefix)
+	h, known := handlers[op]
+	if !hasPrefix || !known {
+		return fail(errf("UnknownOperationException", "The operation %q is not supported.", clip(target)))
+	}
+	out.EventName, out.ReadOnly = op, h.readOnly
+	c := &call{ctx: r.Context(), edge: ec, op: op, body: body}
+	if e := s.authorize(c, "*"); e != nil {
+		return fail(e)
+	}
+	resp, e := h.fn(s, c)
+	out.RequestParameters, out.Resources = c.params, c.resources
+	if e != nil {
+		return fail(e)
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		s.log.Error("encode response failed", "op", op, "req_id", ec.RequestID, "err", err)
+		return fail(internalError())
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set(edge.HeaderRequestID, ec.RequestID)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	out.Status = http.StatusOK
+	return out
+}
+
+// authorize checks config:<op>.
+func (s *Service) authorize(c *call, resource string) *apiError {
+	err := s.authz.Authorize(c.ctx, c.edge, "config:"+c.op, resource, nil)
+	switch {
+	case errors.Is(err, edge.ErrAccessDenied):
+		return errf("AccessDeniedException", "%s", err.Error())
+	case err != nil:
+		s.log.Error("authorization failed", "op", c.op, "req_id", c.edge.RequestID, "err", err)
+		return internalError()
+	}
+	return nil
+}
+
+// decode reads the request body into v (an empty body is {}), and keeps v
+// for the audit record.
+func decode(c *call, v any) *apiError {
+	body := bytes.TrimSpace(c.body)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return errf("SerializationException", "The value of %s has the wrong type (want %s).", clip(te.Field), te.Type)
+		}
+		return errf("SerializationException", "The request body is not a valid JSON object.")
+	}
+	c.params = v
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// domainError maps a configsvc error.
+func (s *Service) domainError(c *call, err error) *apiError {
+	var inv *configsvc.InvalidError
+	var nsr *configsvc.NoSuchRuleError
+	switch {
+	case errors.As(err, &inv):
+		return errf(inv.Code, "%s", inv.Message)
+	case errors.As(err, &nsr):
+		return errf("NoSuchConfigRuleException", "%s", nsr.Error())
+	case errors.Is(err, configsvc.ErrTooManyRules):
+		return errf("MaxNumberOfConfigRulesExceededException", "Failed to put config rule because the maximum number of config rules (%d) was reached.", configsvc.MaxRules)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &apiError{Code: "ThrottlingException", Status: http.StatusBadRequest, Message: "Request timed out."}
+	}
+	s.log.Error("config operation failed", "op", c.op, "req_id", c.edge.RequestID, "err", err)
+	return internalError()
+}
+
+// Pagination tokens are opaque to clients: base64url of the operation and
+// the sort key of the last item returned. A token is checked to belong to
+// the operation; its key only positions the next page.
+const maxTokenChars = 1024
+
+func encodeToken(op, after string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(op + "\x00" + after))
+}
+
+func decodeToken(op, tok string) (string, *apiError) {
+	if tok == "" {
+		return "", nil
+	}
+	bad := errf("InvalidNextTokenException", "The nextToken provided is invalid.")
+	if len(tok) > maxTokenChars {
+		return "", bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return "", bad
+	}
+	gotOp, after, ok := strings.Cut(string(b), "\x00")
+	if !ok || gotOp != op || after == "" {
+		return "", bad
+	}
+	return after, nil
+}
+
+// checkLimit validates a Limit parameter (0 means the default).
+func checkLimit(name string, n, def, maxN int) (int, *apiError) {
+	if n < 0 || n > maxN {
+		return 0, errf("InvalidLimitException", "Value '%d' at '%s' failed to satisfy constraint: Member must have value between 0 and %d.", n, name, maxN)
+	}
+	if n == 0 {
+		return def, nil
+	}
+	return n, nil
+}
