@@ -48,6 +48,7 @@ import (
 	"github.com/shelf-efs/shelf/internal/iam/users"
 	"github.com/shelf-efs/shelf/internal/kms"
 	"github.com/shelf-efs/shelf/internal/meta"
+	"github.com/shelf-efs/shelf/internal/trail"
 )
 
 // Names inside the data directory.
@@ -85,6 +86,7 @@ type Server struct {
 	control *control.Service
 	users   *users.Store
 	edge    *edge.Server
+	trail   *trail.Trail // the CloudTrail trail (api.go); nil offline
 	// components are run by Run, in order, and closed by Close in reverse
 	// order. Front ends are added here by New (see addFrontEnds).
 	components []component
@@ -350,6 +352,9 @@ func (s *Server) NFS() *NFSFrontEnd { return s.nfs }
 
 // Control is the control plane (nil for an offline server).
 func (s *Server) Control() *control.Service { return s.control }
+
+// Trail is the CloudTrail trail (nil for an offline server).
+func (s *Server) Trail() *trail.Trail { return s.trail }
 
 // Users is the IAM user store (nil for an offline server).
 func (s *Server) Users() *users.Store { return s.users }
