@@ -57,7 +57,7 @@ const (
 	maxScanned = 20000
 	// timeSlack is how far eventTime may run behind the log order (the
 	// edge stamps a call when it arrives and appends it when it ends).
-	timeSlack = 5 * time.Minute
+	timeSlack   = 5 * time.Minute
 	maxValueLen = 2000
 	maxTokenLen = 64
 )
