@@ -333,14 +333,13 @@ func (t *Trail) deliverLocked(ctx context.Context) error {
 	if err := t.recoverLocked(ctx, st); err != nil {
 		return err
 	}
-	for {
-		next, err := t.deps.Audit.NextSeq(ctx)
-		if err != nil {
-			return err
-		}
-		if next <= st.DeliveredSeq+1 {
-			return nil
-		}
+	// Deliver up to the records committed now: under a steady stream of
+	// calls a delivery must still end (and let the digest run).
+	next, err := t.deps.Audit.NextSeq(ctx)
+	if err != nil {
+		return err
+	}
+	for next > st.DeliveredSeq+1 {
 		first := st.DeliveredSeq + 1
 		last := min(next-1, first+maxRecordsPerFile-1)
 		rnd, err := randomSuffix(t.deps.Rand)
@@ -356,6 +355,7 @@ func (t *Trail) deliverLocked(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
 }
 
 // finishLogLocked writes the log file st.PendingLog names (again, after a
@@ -421,7 +421,25 @@ func (t *Trail) digestLocked(ctx context.Context) error {
 	}
 	end := t.deps.Clock.Now().UTC().Truncate(time.Second)
 	if !end.After(start) {
-		end = start.Add(time.Second) // digest names are unique by end time
+		// Digest names are unique by their end time, to the second: the
+		// previous digest ended this second. Nothing to cover: skip;
+		// otherwise wait for the next second rather than date a digest
+		// in the future.
+		if len(st.Pending) == 0 {
+			return nil
+		}
+		if wait := start.Add(time.Second).Sub(t.deps.Clock.Now()); wait > 0 && wait <= 2*time.Second {
+			tm := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				tm.Stop()
+				return ctx.Err()
+			case <-tm.C:
+			}
+		}
+		if end = t.deps.Clock.Now().UTC().Truncate(time.Second); !end.After(start) {
+			end = start.Add(time.Second) // a clock that stands still (tests)
+		}
 	}
 	key := DigestKey(t.cfg.Account, t.cfg.Region, t.cfg.Name, end)
 	d := &Digest{
