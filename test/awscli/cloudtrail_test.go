@@ -125,7 +125,7 @@ func TestCloudTrailCLI(t *testing.T) {
 	}
 	type event struct {
 		EventID, EventName, ReadOnly, Username, CloudTrailEvent string
-		Resources                                              []struct{ ResourceType, ResourceName string }
+		Resources                                               []struct{ ResourceType, ResourceName string }
 	}
 	lookup := func(args ...string) []event {
 		t.Helper()
@@ -176,7 +176,9 @@ func TestCloudTrailCLI(t *testing.T) {
 		require.Contains(t, errs, c.code)
 	}
 
-	var keys struct{ PublicKeyList []struct{ Fingerprint, Value string } }
+	var keys struct {
+		PublicKeyList []struct{ Fingerprint, Value string }
+	}
 	require.NoError(t, json.Unmarshal(must("cloudtrail", "list-public-keys"), &keys))
 	require.Len(t, keys.PublicKeyList, 1)
 	require.Len(t, keys.PublicKeyList[0].Fingerprint, 32)
