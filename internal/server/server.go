@@ -18,6 +18,7 @@
 //	    blobs/            blob store (pack files)
 //	    root-credentials  an access key of the account root, AWS credentials-file format, mode 0600
 //	    tls/              the API's self-signed certificate (api.tls.self_signed only)
+//	    trail/            the CloudTrail trail (internal/trail), unless trail.dir says otherwise
 //
 // A data directory whose meta/ or blobs/ is not empty holds a store. For a
 // store, the root key file must exist: shelfd never creates a new root key
