@@ -357,3 +357,27 @@ func TestGzipIsDeterministic(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "hello", string(got))
 }
+
+// FuzzParseDigest: a digest file's content is untrusted input to the
+// validator; parsing never panics, and what parses has an end time and
+// signs to a string that names its own location.
+func FuzzParseDigest(f *testing.F) {
+	d := Digest{AWSAccountID: testAccount, DigestStartTime: "2026-11-27T10:00:00Z", DigestEndTime: "2026-11-27T11:00:00Z",
+		DigestS3Bucket: DefaultBucket, DigestS3Object: "k", DigestPublicKeyFingerprint: "fp", DigestSignatureAlgorithm: SignatureAlgorithm,
+		LogFiles: []LogFile{{S3Bucket: DefaultBucket, S3Object: "l", HashValue: "00", HashAlgorithm: HashAlgorithm}}}
+	b, _ := json.Marshal(d)
+	f.Add(b)
+	f.Add([]byte(`{"digestEndTime":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := parseDigest(b)
+		if err != nil {
+			return
+		}
+		_, err = time.Parse(TimeLayout, d.DigestEndTime)
+		require.NoError(t, err)
+		sts := StringToSign(d, b)
+		require.True(t, strings.HasPrefix(sts, d.DigestEndTime+"\n"+d.DigestS3Bucket+"/"+d.DigestS3Object+"\n"))
+		require.Equal(t, sts, StringToSign(d, b))
+	})
+}

@@ -13,7 +13,9 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
+	iamsdk "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
@@ -161,6 +163,30 @@ func TestCloudTrailSDK(t *testing.T) {
 		require.Equal(t, 400, status, b.name)
 	}
 
+	// An IAM user is denied until a policy allows cloudtrail:LookupEvents.
+	im := iamsdk.NewFromConfig(sdkCfg, func(o *iamsdk.Options) { o.BaseEndpoint = aws.String(ep) })
+	_, err = im.CreateUser(ctx, &iamsdk.CreateUserInput{UserName: aws.String("auditor")})
+	require.NoError(t, err)
+	ak, err := im.CreateAccessKey(ctx, &iamsdk.CreateAccessKeyInput{UserName: aws.String("auditor")})
+	require.NoError(t, err)
+	userCfg := sdkCfg.Copy()
+	userCfg.Credentials = credentials.NewStaticCredentialsProvider(*ak.AccessKey.AccessKeyId, *ak.AccessKey.SecretAccessKey, "")
+	ctUser := cloudtrail.NewFromConfig(userCfg, func(o *cloudtrail.Options) { o.BaseEndpoint = aws.String(ep) })
+	_, err = ctUser.LookupEvents(ctx, &cloudtrail.LookupEventsInput{})
+	code, _ := sdkCode(t, err)
+	require.Equal(t, "AccessDeniedException", code)
+	_, err = im.PutUserPolicy(ctx, &iamsdk.PutUserPolicyInput{UserName: aws.String("auditor"), PolicyName: aws.String("read-trail"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cloudtrail:LookupEvents","Resource":"*"}]}`)})
+	require.NoError(t, err)
+	byUser, err := ctUser.LookupEvents(ctx, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{
+		{AttributeKey: cttypes.LookupAttributeKeyUsername, AttributeValue: aws.String("auditor")}}})
+	require.NoError(t, err)
+	require.Len(t, byUser.Events, 1, "the denied lookup is on record")
+	require.Equal(t, "AccessDeniedException", gjsonErrorCode(t, *byUser.Events[0].CloudTrailEvent))
+	_, err = ctUser.ListPublicKeys(ctx, &cloudtrail.ListPublicKeysInput{})
+	code, _ = sdkCode(t, err)
+	require.Equal(t, "AccessDeniedException", code)
+
 	keys, err := ct.ListPublicKeys(ctx, &cloudtrail.ListPublicKeysInput{})
 	require.NoError(t, err)
 	require.Len(t, keys.PublicKeyList, 1)
@@ -178,7 +204,7 @@ func TestCloudTrailSDK(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, *st.IsLogging)
 	_, err = ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("other")})
-	code, _ := sdkCode(t, err)
+	code, _ = sdkCode(t, err)
 	require.Equal(t, "TrailNotFoundException", code)
 
 	// Deliver now, with a digest, and check the trail with the listed key.
@@ -201,4 +227,13 @@ func TestCloudTrailSDK(t *testing.T) {
 	require.GreaterOrEqual(t, lt, 1)
 	_, dt := rep.Count(trail.KindDigest)
 	require.Equal(t, 2, dt, "the digest above and the final one at shutdown: %+v", rep)
+}
+
+func gjsonErrorCode(t *testing.T, record string) string {
+	t.Helper()
+	var r struct {
+		ErrorCode string `json:"errorCode"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(record), &r))
+	return r.ErrorCode
 }
