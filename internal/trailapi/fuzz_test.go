@@ -92,8 +92,10 @@ func (fakeTrail) Region() string    { return "us-east-1" }
 func (fakeTrail) PublicKeys() []trail.PublicKey {
 	return []trail.PublicKey{{DER: []byte{1, 2}, Fingerprint: "ab", ValidityStart: fuzzNow, ValidityEnd: fuzzNow.Add(time.Hour)}}
 }
-func (fakeTrail) Status(context.Context) (trail.Status, error) { return trail.Status{IsLogging: true}, nil }
-func (fakeTrail) SignManifest([]byte) trail.ManifestSignature  { return trail.ManifestSignature{} }
+func (fakeTrail) Status(context.Context) (trail.Status, error) {
+	return trail.Status{IsLogging: true}, nil
+}
+func (fakeTrail) SignManifest([]byte) trail.ManifestSignature { return trail.ManifestSignature{} }
 
 // fakeRecords holds n records, one a second up to fuzzNow.
 type fakeRecords struct{ n uint64 }
@@ -162,7 +164,9 @@ func TestLookupPagesCoverEverything(t *testing.T) {
 			s.ServeCall(w, r, []byte(body), &edge.Call{RequestID: "r"})
 			require.Equal(t, 200, w.Code, w.Body.String())
 			var out struct {
-				Events    []struct{ EventID string `json:"EventId"` }
+				Events []struct {
+					EventID string `json:"EventId"`
+				}
 				NextToken string
 			}
 			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
