@@ -106,7 +106,7 @@ func onlineTrail(ctx context.Context, t *apiTarget) (*trailSource, error) {
 	ct := cloudtrail.NewFromConfig(t.sdk, func(o *cloudtrail.Options) { o.BaseEndpoint = aws.String(t.endpoint) })
 	trails, err := ct.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{})
 	if err != nil {
-		return nil, fmt.Errorf("describe trails at %s: %w", t.endpoint, err)
+		return nil, fmt.Errorf("describe trails at %s (is shelfd running there? for a stopped one pass --data-dir): %w", t.endpoint, err)
 	}
 	if len(trails.TrailList) == 0 {
 		return nil, errors.New("the server has no trail")

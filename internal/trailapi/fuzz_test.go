@@ -183,3 +183,39 @@ func TestLookupPagesCoverEverything(t *testing.T) {
 		require.Equal(t, "ev-2", got[299])
 	}
 }
+
+// TestLookupTimeRange: only records inside [StartTime, EndTime] come back.
+func TestLookupTimeRange(t *testing.T) {
+	s := New(fakeTrail{}, fakeRecords{n: 600}, allowAll{}, nil)
+	s.now = func() time.Time { return fuzzNow }
+	var got []string
+	tok := ""
+	for {
+		body := fmt.Sprintf(`{"StartTime":%d,"EndTime":%d`, fuzzNow.Add(-200*time.Second).Unix(), fuzzNow.Add(-100*time.Second).Unix())
+		if tok != "" {
+			body += `,"NextToken":"` + tok + `"`
+		}
+		body += "}"
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.Header.Set("X-Amz-Target", TargetPrefix+"LookupEvents")
+		w := httptest.NewRecorder()
+		s.ServeCall(w, r, []byte(body), &edge.Call{RequestID: "r"})
+		require.Equal(t, 200, w.Code, w.Body.String())
+		var out struct {
+			Events []struct {
+				EventID string `json:"EventId"`
+			}
+			NextToken string
+		}
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
+		for _, e := range out.Events {
+			got = append(got, e.EventID)
+		}
+		if tok = out.NextToken; tok == "" {
+			break
+		}
+	}
+	require.Len(t, got, 101)
+	require.Equal(t, "ev-500", got[0])
+	require.Equal(t, "ev-400", got[100])
+}

@@ -542,14 +542,25 @@ func (s *Service) upperBound(ctx context.Context, t time.Time) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	lo, hi := uint64(0), next-1 // answer in [lo, hi]
-	for lo < hi {
-		mid := lo + (hi-lo+1)/2
+	timeOf := func(seq uint64) (time.Time, error) {
 		var mt time.Time
-		err := s.recs.Scan(ctx, mid, func(_ uint64, ev *audit.Event) error {
+		err := s.recs.Scan(ctx, seq, func(_ uint64, ev *audit.Event) error {
 			mt, _ = time.Parse(audit.TimeLayout, ev.EventTime)
 			return audit.ErrStop
 		})
+		return mt, err
+	}
+	lo, hi := uint64(0), next-1 // answer in [lo, hi]
+	if hi == 0 {
+		return 0, nil
+	}
+	// The usual range ends now: the newest record is the bound.
+	if newest, err := timeOf(hi); err != nil || !newest.After(t) {
+		return hi, err
+	}
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		mt, err := timeOf(mid)
 		if err != nil {
 			return 0, err
 		}
