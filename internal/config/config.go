@@ -86,6 +86,7 @@ type Config struct {
 	// Compliance configures the Config rules' evaluation and alerts
 	// (compliance.go).
 	Compliance Compliance `yaml:"compliance"`
+	Trail      Trail      `yaml:"trail"`
 }
 
 // Network describes VPCs and subnets besides the embedded default VPC (whose
@@ -393,6 +394,7 @@ func (c *Config) Validate() error {
 	if c.Storage.MinFreeBytes < 0 {
 		bad("storage.min_free_bytes %d must not be negative", c.Storage.MinFreeBytes)
 	}
+	c.Trail.validate(bad)
 	return errors.Join(errs...)
 }
 
@@ -555,3 +557,33 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // String renders the duration as time.Duration does.
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// Trail configures the delivery of the audit log as a CloudTrail trail
+// (internal/trail). Zero values take the defaults.
+type Trail struct {
+	// Dir is the trail directory; empty means <DataDir>/trail.
+	Dir string `yaml:"dir"`
+	// DeliveryInterval is how often log files are delivered (default 5m;
+	// at least 1s).
+	DeliveryInterval time.Duration `yaml:"delivery_interval"`
+	// DigestInterval is how often a digest file is written (default 1h;
+	// at least 1s).
+	DigestInterval time.Duration `yaml:"digest_interval"`
+}
+
+// TrailDir is the trail directory: Trail.Dir, or trail inside DataDir.
+func (c *Config) TrailDir() string {
+	if c.Trail.Dir != "" {
+		return c.Trail.Dir
+	}
+	return filepath.Join(c.DataDir, "trail")
+}
+
+func (t Trail) validate(bad func(string, ...any)) {
+	if t.DeliveryInterval != 0 && t.DeliveryInterval < time.Second {
+		bad("trail.delivery_interval %s must be at least 1s", t.DeliveryInterval)
+	}
+	if t.DigestInterval != 0 && t.DigestInterval < time.Second {
+		bad("trail.digest_interval %s must be at least 1s", t.DigestInterval)
+	}
+}

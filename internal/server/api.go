@@ -18,6 +18,8 @@ import (
 	"github.com/shelf-efs/shelf/internal/edge"
 	"github.com/shelf-efs/shelf/internal/iam/users"
 	"github.com/shelf-efs/shelf/internal/kmsapi"
+	"github.com/shelf-efs/shelf/internal/trail"
+	"github.com/shelf-efs/shelf/internal/trailapi"
 )
 
 // RootCredentialsFileName is the file in the data directory that holds an
@@ -68,6 +70,13 @@ func (s *Server) addAPIFrontEnd(ctx context.Context) error {
 	}
 	s.edge = e
 	s.components = append(s.components, e)
+	tr, err := trail.New(ctx, trail.Deps{Meta: s.meta, Audit: audit.NewLog(s.meta), Sealer: s.kms, Clock: clock.System, Logger: s.log.With("component", "trail")},
+		trail.Config{Dir: s.cfg.TrailDir(), Account: s.account, Region: s.cfg.Region, DeliveryInterval: s.cfg.Trail.DeliveryInterval, DigestInterval: s.cfg.Trail.DigestInterval})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.trail = tr
+	s.components = append(s.components, tr)
 	kmsAPI := kmsapi.New(s.kms, u, log.With("service", "kms"), kmsapi.Config{Account: s.account, Region: s.cfg.Region})
 	efsAPI := api.New(ctl, authz, log.With("service", "elasticfilesystem"))
 	efsAPI.SetKeyUseChecker(kmsAPI)
@@ -75,6 +84,8 @@ func (s *Server) addAPIFrontEnd(ctx context.Context) error {
 	for _, svc := range []edge.Service{
 		efsAPI,
 		kmsAPI,
+		trailapi.New(tr, audit.NewLog(s.meta), authz, log.With("service", "cloudtrail")),
+		trailapi.NewReportSigner(tr, authz, log.With("service", "shelf")),
 		users.NewService(u, authz, log.With("service", "iam")),
 		ec2api.New(ctl, authz, log.With("service", "ec2"), ec2api.Config{Account: s.account, Region: s.cfg.Region}),
 	} {

@@ -18,6 +18,7 @@
 //	    blobs/            blob store (pack files)
 //	    root-credentials  an access key of the account root, AWS credentials-file format, mode 0600
 //	    tls/              the API's self-signed certificate (api.tls.self_signed only)
+//	    trail/            the CloudTrail trail (internal/trail), unless trail.dir says otherwise
 //
 // A data directory whose meta/ or blobs/ is not empty holds a store. For a
 // store, the root key file must exist: shelfd never creates a new root key
@@ -49,6 +50,7 @@ import (
 	"github.com/shelf-efs/shelf/internal/kms"
 	"github.com/shelf-efs/shelf/internal/kmsroot"
 	"github.com/shelf-efs/shelf/internal/meta"
+	"github.com/shelf-efs/shelf/internal/trail"
 )
 
 // Names inside the data directory.
@@ -93,6 +95,7 @@ type Server struct {
 	control *control.Service
 	users   *users.Store
 	edge    *edge.Server
+	trail   *trail.Trail // the CloudTrail trail (api.go); nil offline
 	// components are run by Run, in order, and closed by Close in reverse
 	// order. Front ends are added here by New (see addFrontEnds).
 	components []component
@@ -365,6 +368,9 @@ func (s *Server) NFS() *NFSFrontEnd { return s.nfs }
 
 // Control is the control plane (nil for an offline server).
 func (s *Server) Control() *control.Service { return s.control }
+
+// Trail is the CloudTrail trail (nil for an offline server).
+func (s *Server) Trail() *trail.Trail { return s.trail }
 
 // Users is the IAM user store (nil for an offline server).
 func (s *Server) Users() *users.Store { return s.users }
