@@ -144,6 +144,8 @@ type WatchConfig struct {
 	// AppearWithin bounds the wait for the mount to appear (mount(8) runs
 	// after the tunnel is ready).
 	AppearWithin time.Duration
+	// Appeared, if set, is called once when the mount is first seen.
+	Appeared func()
 }
 
 // ErrNeverMounted is returned by Watch when the mount did not appear in
@@ -170,6 +172,9 @@ func Watch(ctx context.Context, cfg WatchConfig) error {
 		m := Mounted(table, cfg.MountPoint)
 		switch {
 		case m:
+			if !seen && cfg.Appeared != nil {
+				cfg.Appeared()
+			}
 			seen = true
 		case seen:
 			return nil
