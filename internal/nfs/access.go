@@ -121,3 +121,35 @@ func (c *compound) mayWrite() nfsv4.Nfsstat4 {
 	}
 	return nfsv4.NFS4_OK
 }
+
+// checkScope re-checks that a directory handle of an access-point
+// connection still lies under the access point's root: a directory moved
+// out of it since the handle was issued is refused (NFS4ERR_STALE), so a
+// kept handle cannot follow it outside. Other files have no single parent
+// to check; their handles stay valid wherever their links go, as with
+// EFS's no_subtree_check semantics.
+func (c *compound) checkScope(fh fileHandle) nfsv4.Nfsstat4 {
+	ap := c.access.AccessPoint
+	if ap == nil || fh.typ != fs.TypeDirectory || fh.ino == ap.Root {
+		return nfsv4.NFS4_OK
+	}
+	f, st := c.fileSystem()
+	if st != nfsv4.NFS4_OK {
+		return st
+	}
+	ino := fh.ino
+	for range fs.MaxDepth + 1 {
+		if ino == ap.Root {
+			return nfsv4.NFS4_OK
+		}
+		if ino == fs.RootIno {
+			return nfsv4.NFS4ERR_STALE
+		}
+		parent, err := f.Lookup(c.ctx, &fs.Root, ino, "..")
+		if err != nil {
+			return statusOf(err)
+		}
+		ino = parent.Ino
+	}
+	return nfsv4.NFS4ERR_STALE
+}

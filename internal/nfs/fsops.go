@@ -39,6 +39,9 @@ func (c *compound) opPutFH(raw []byte) nfsv4.Nfsstat4 {
 		// another access point (or none): not valid on this connection.
 		return nfsv4.NFS4ERR_STALE
 	}
+	if st := c.checkScope(fh); st != nfsv4.NFS4_OK {
+		return st
+	}
 	c.setCurrent(fh)
 	return nfsv4.NFS4_OK
 }

@@ -169,6 +169,13 @@ func TestAccessPointScope(t *testing.T) {
 	parent := nfstest.FH(do(t, c, nfstest.PutFH(sub), nfstest.LookupP(), nfstest.GetFH()))
 	require.Equal(t, apRoot, parent)
 
+	// A directory moved out of the access point's root since its handle
+	// was issued cannot be reached with that handle any more.
+	do(t, admin, nfstest.PutFH(root), nfstest.Lookup("data"), nfstest.SaveFH(), nfstest.PutFH(root), nfstest.Rename("sub", "moved-out"))
+	fails(t, c, nfsv4.NFS4ERR_STALE, nfstest.PutFH(sub))
+	do(t, admin, nfstest.PutFH(root), nfstest.SaveFH(), nfstest.Lookup("data"), nfstest.Rename("moved-out", "sub"))
+	do(t, c, nfstest.PutFH(sub), nfstest.GetAttr(nfsv4.FATTR4_MODE))
+
 	// The access point's handles are no good without it.
 	fails(t, admin, nfsv4.NFS4ERR_STALE, nfstest.PutFH(fh))
 	// And the admin sees the file where it is.
