@@ -28,14 +28,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/shelf-efs/shelf/internal/edge"
+	"github.com/shelf-efs/shelf/internal/edge/jsonapi"
 	"github.com/shelf-efs/shelf/internal/iam"
 	"github.com/shelf-efs/shelf/internal/kms"
 )
@@ -97,18 +96,12 @@ func (s *Service) Protocol() edge.Protocol { return edge.JSON }
 
 // OperationName is the operation of X-Amz-Target.
 func (s *Service) OperationName(r *http.Request, _ []byte) string {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	if _, known := handlers[op]; !ok || !known {
-		return ""
-	}
-	return op
+	return handlers.OperationName(r)
 }
 
 type apiError = edge.APIError
 
-func errf(code string, format string, args ...any) *apiError {
-	return &apiError{Code: code, Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
-}
+var errf = jsonapi.Errf
 
 func internalError() *apiError {
 	return &apiError{Code: "KMSInternalException", Status: http.StatusInternalServerError, Message: "An internal error occurred."}
@@ -136,56 +129,30 @@ const maxEncryptionContextPairs = 64
 // ServeCall serves one KMS request.
 func (s *Service) ServeCall(w http.ResponseWriter, r *http.Request, body []byte, ec *edge.Call) edge.Outcome {
 	out := edge.Outcome{EventName: "Unknown"}
-	fail := func(e *apiError) edge.Outcome {
-		edge.WriteError(w, edge.JSON, ec.RequestID, e)
-		out.ErrorCode, out.ErrorMessage, out.Status = e.Code, e.Message, e.Status
-		return out
-	}
 	if r.Method != http.MethodPost {
-		return fail(&apiError{Code: "UnsupportedOperationException", Status: http.StatusBadRequest, Message: "KMS requests are POST requests."})
+		return jsonapi.Fail(w, ec.RequestID, &out, &apiError{Code: "UnsupportedOperationException", Status: http.StatusBadRequest, Message: "KMS requests are POST requests."})
 	}
-	target := r.Header.Get("X-Amz-Target")
-	if target == AdminRotateRootKeyTarget {
+	if r.Header.Get("X-Amz-Target") == AdminRotateRootKeyTarget {
 		out.EventName = "RotateRootKey"
-		if e := s.adminRotateRootKey(r.Context(), ec); e != nil {
-			return fail(e)
-		}
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set(edge.HeaderRequestID, ec.RequestID)
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte("{}"))
-		out.Status = http.StatusOK
-		return out
+		return jsonapi.Reply(w, ec.RequestID, &out, struct{}{}, s.adminRotateRootKey(r.Context(), ec),
+			func(error) *apiError { return internalError() })
 	}
-	op, ok := strings.CutPrefix(target, targetPrefix)
-	h, known := handlers[op]
-	if !ok || !known {
-		return fail(errf("UnknownOperationException", "The operation in X-Amz-Target is not supported."))
+	op, h, ok := handlers.Lookup(r)
+	if !ok {
+		return jsonapi.Fail(w, ec.RequestID, &out, errf("UnknownOperationException", "The operation in X-Amz-Target is not supported."))
 	}
-	out.EventName, out.ReadOnly = op, h.readOnly
+	out.EventName, out.ReadOnly = op, h.ReadOnly
 	c := &call{ctx: r.Context(), edge: ec, op: op}
 	if e := decodeRequest(body, &c.in); e != nil {
-		return fail(e)
+		return jsonapi.Fail(w, ec.RequestID, &out, e)
 	}
 	out.RequestParameters = requestParameters(&c.in)
-	resp, e := h.fn(s, c)
-	out.Resources = c.resources
-	if e != nil {
-		return fail(e)
-	}
-	b, err := json.Marshal(resp)
-	if err != nil {
+	resp, e := h.Fn(s, c)
+	out.Resources, out.ResponseElements = c.resources, c.response
+	return jsonapi.Reply(w, ec.RequestID, &out, resp, e, func(err error) *apiError {
 		s.log.Error("encode response", "op", op, "req_id", ec.RequestID, "err", err)
-		return fail(internalError())
-	}
-	out.ResponseElements = c.response
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.Header().Set(edge.HeaderRequestID, ec.RequestID)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-	out.Status = http.StatusOK
-	return out
+		return internalError()
+	})
 }
 
 // AdminRotateRootKeyTarget is the X-Amz-Target of shelf's own operation

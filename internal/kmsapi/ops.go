@@ -7,51 +7,49 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shelf-efs/shelf/internal/edge/jsonapi"
 	"github.com/shelf-efs/shelf/internal/iam"
 	"github.com/shelf-efs/shelf/internal/kms"
 )
 
-var handlers = map[string]struct {
-	fn       handler
-	readOnly bool
-}{
-	"CreateKey":                       {(*Service).createKey, false},
-	"DescribeKey":                     {(*Service).describeKey, true},
-	"ListKeys":                        {(*Service).listKeys, true},
-	"EnableKey":                       {(*Service).enableKey, false},
-	"DisableKey":                      {(*Service).disableKey, false},
-	"ScheduleKeyDeletion":             {(*Service).scheduleKeyDeletion, false},
-	"CancelKeyDeletion":               {(*Service).cancelKeyDeletion, false},
-	"UpdateKeyDescription":            {(*Service).updateKeyDescription, false},
-	"CreateAlias":                     {(*Service).createAlias, false},
-	"UpdateAlias":                     {(*Service).updateAlias, false},
-	"DeleteAlias":                     {(*Service).deleteAlias, false},
-	"ListAliases":                     {(*Service).listAliases, true},
-	"EnableKeyRotation":               {(*Service).enableKeyRotation, false},
-	"DisableKeyRotation":              {(*Service).disableKeyRotation, false},
-	"GetKeyRotationStatus":            {(*Service).getKeyRotationStatus, true},
-	"RotateKeyOnDemand":               {(*Service).rotateKeyOnDemand, false},
-	"GetKeyPolicy":                    {(*Service).getKeyPolicy, true},
-	"PutKeyPolicy":                    {(*Service).putKeyPolicy, false},
-	"ListKeyPolicies":                 {(*Service).listKeyPolicies, true},
-	"CreateGrant":                     {(*Service).createGrant, false},
-	"ListGrants":                      {(*Service).listGrants, true},
-	"RetireGrant":                     {(*Service).retireGrant, false},
-	"RevokeGrant":                     {(*Service).revokeGrant, false},
-	"Encrypt":                         {(*Service).encrypt, true},
-	"Decrypt":                         {(*Service).decrypt, true},
-	"GenerateDataKey":                 {(*Service).generateDataKey, true},
-	"GenerateDataKeyWithoutPlaintext": {(*Service).generateDataKeyWithoutPlaintext, true},
-	"ReEncrypt":                       {(*Service).reEncrypt, true},
-	"GenerateRandom":                  {(*Service).generateRandom, true},
-	"TagResource":                     {(*Service).tagResource, false},
-	"UntagResource":                   {(*Service).untagResource, false},
-	"ListResourceTags":                {(*Service).listResourceTags, true},
-}
+var handlers = &jsonapi.Table[handler]{Prefixes: []string{targetPrefix}, Ops: map[string]jsonapi.Op[handler]{
+	"CreateKey":                       {Fn: (*Service).createKey},
+	"DescribeKey":                     {Fn: (*Service).describeKey, ReadOnly: true},
+	"ListKeys":                        {Fn: (*Service).listKeys, ReadOnly: true},
+	"EnableKey":                       {Fn: (*Service).enableKey},
+	"DisableKey":                      {Fn: (*Service).disableKey},
+	"ScheduleKeyDeletion":             {Fn: (*Service).scheduleKeyDeletion},
+	"CancelKeyDeletion":               {Fn: (*Service).cancelKeyDeletion},
+	"UpdateKeyDescription":            {Fn: (*Service).updateKeyDescription},
+	"CreateAlias":                     {Fn: (*Service).createAlias},
+	"UpdateAlias":                     {Fn: (*Service).updateAlias},
+	"DeleteAlias":                     {Fn: (*Service).deleteAlias},
+	"ListAliases":                     {Fn: (*Service).listAliases, ReadOnly: true},
+	"EnableKeyRotation":               {Fn: (*Service).enableKeyRotation},
+	"DisableKeyRotation":              {Fn: (*Service).disableKeyRotation},
+	"GetKeyRotationStatus":            {Fn: (*Service).getKeyRotationStatus, ReadOnly: true},
+	"RotateKeyOnDemand":               {Fn: (*Service).rotateKeyOnDemand},
+	"GetKeyPolicy":                    {Fn: (*Service).getKeyPolicy, ReadOnly: true},
+	"PutKeyPolicy":                    {Fn: (*Service).putKeyPolicy},
+	"ListKeyPolicies":                 {Fn: (*Service).listKeyPolicies, ReadOnly: true},
+	"CreateGrant":                     {Fn: (*Service).createGrant},
+	"ListGrants":                      {Fn: (*Service).listGrants, ReadOnly: true},
+	"RetireGrant":                     {Fn: (*Service).retireGrant},
+	"RevokeGrant":                     {Fn: (*Service).revokeGrant},
+	"Encrypt":                         {Fn: (*Service).encrypt, ReadOnly: true},
+	"Decrypt":                         {Fn: (*Service).decrypt, ReadOnly: true},
+	"GenerateDataKey":                 {Fn: (*Service).generateDataKey, ReadOnly: true},
+	"GenerateDataKeyWithoutPlaintext": {Fn: (*Service).generateDataKeyWithoutPlaintext, ReadOnly: true},
+	"ReEncrypt":                       {Fn: (*Service).reEncrypt, ReadOnly: true},
+	"GenerateRandom":                  {Fn: (*Service).generateRandom, ReadOnly: true},
+	"TagResource":                     {Fn: (*Service).tagResource},
+	"UntagResource":                   {Fn: (*Service).untagResource},
+	"ListResourceTags":                {Fn: (*Service).listResourceTags, ReadOnly: true},
+}}
 
 // Operations lists the supported operations, sorted.
 func Operations() []string {
-	return slices.Sorted(maps.Keys(handlers))
+	return slices.Sorted(maps.Keys(handlers.Ops))
 }
 
 func validation(member, constraint string) *apiError {

@@ -1,13 +1,13 @@
 package trailapi
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/shelf-efs/shelf/internal/edge"
+	"github.com/shelf-efs/shelf/internal/edge/jsonapi"
 )
 
 // Shelf's own audit calls: signing service "shelf", json protocol,
@@ -71,11 +71,7 @@ type SignOutput struct {
 func (s *ReportSigner) ServeCall(w http.ResponseWriter, r *http.Request, body []byte, c *edge.Call) edge.Outcome {
 	op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), ShelfTarget)
 	out := edge.Outcome{EventName: "SignAuditManifest", ReadOnly: false}
-	fail := func(e *apiError) edge.Outcome {
-		edge.WriteError(w, edge.JSON, c.RequestID, e)
-		out.ErrorCode, out.ErrorMessage, out.Status = e.Code, e.Message, e.Status
-		return out
-	}
+	fail := func(e *apiError) edge.Outcome { return jsonapi.Fail(w, c.RequestID, &out, e) }
 	if op != "SignAuditManifest" {
 		out.EventName = ""
 		return fail(errf("UnknownOperationException", "Unknown operation."))
@@ -95,14 +91,10 @@ func (s *ReportSigner) ServeCall(w http.ResponseWriter, r *http.Request, body []
 		return fail(&apiError{Code: "AccessDeniedException", Status: http.StatusBadRequest, Message: denied.Error()})
 	case err != nil:
 		s.log.Error("authorization failed", "err", err)
-		return fail(&apiError{Code: "InternalFailure", Status: 500, Message: "The request processing has failed because of an unknown error, exception or failure."})
+		return fail(internalFailure())
 	}
 	sig := s.tr.SignManifest(in.Manifest)
-	b, _ := json.Marshal(SignOutput{Algorithm: sig.Algorithm, PublicKey: sig.PublicKey, Fingerprint: sig.Fingerprint, Signature: sig.Signature})
 	out.ResponseElements = map[string]any{"fingerprint": sig.Fingerprint}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-	out.Status = http.StatusOK
-	return out
+	resp := SignOutput{Algorithm: sig.Algorithm, PublicKey: sig.PublicKey, Fingerprint: sig.Fingerprint, Signature: sig.Signature}
+	return jsonapi.Reply(w, c.RequestID, &out, resp, nil, func(error) *apiError { return internalFailure() })
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/shelf-efs/shelf/internal/audit"
 	"github.com/shelf-efs/shelf/internal/edge"
+	"github.com/shelf-efs/shelf/internal/edge/jsonapi"
 	"github.com/shelf-efs/shelf/internal/trail"
 )
 
@@ -40,14 +41,6 @@ const (
 	TargetPrefix      = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 	ShortTargetPrefix = "CloudTrail_20131101."
 )
-
-// operation returns the operation an X-Amz-Target names.
-func operation(target string) (string, bool) {
-	if op, ok := strings.CutPrefix(target, TargetPrefix); ok {
-		return op, true
-	}
-	return strings.CutPrefix(target, ShortTargetPrefix)
-}
 
 // Limits of LookupEvents.
 const (
@@ -116,53 +109,38 @@ func (s *Service) APIVersion() string { return "2013-11-01" }
 
 type apiError = edge.APIError
 
-func errf(code, format string, args ...any) *apiError {
-	return &apiError{Code: code, Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
+var errf = jsonapi.Errf
+
+// internalFailure is CloudTrail's answer to a failure of the server.
+func internalFailure() *apiError {
+	return &apiError{Code: "InternalFailure", Status: http.StatusInternalServerError, Message: "The request processing has failed because of an unknown error, exception or failure."}
 }
 
-var handlers = map[string]func(s *Service, ctx context.Context, c *edge.Call, body []byte, out *edge.Outcome) (any, *apiError){
-	"LookupEvents":   (*Service).lookupEvents,
-	"ListPublicKeys": (*Service).listPublicKeys,
-	"DescribeTrails": (*Service).describeTrails,
-	"GetTrailStatus": (*Service).getTrailStatus,
-}
+type handler func(s *Service, ctx context.Context, c *edge.Call, body []byte, out *edge.Outcome) (any, *apiError)
+
+var handlers = &jsonapi.Table[handler]{Prefixes: []string{TargetPrefix, ShortTargetPrefix}, Ops: map[string]jsonapi.Op[handler]{
+	"LookupEvents":   {Fn: (*Service).lookupEvents, ReadOnly: true},
+	"ListPublicKeys": {Fn: (*Service).listPublicKeys, ReadOnly: true},
+	"DescribeTrails": {Fn: (*Service).describeTrails, ReadOnly: true},
+	"GetTrailStatus": {Fn: (*Service).getTrailStatus, ReadOnly: true},
+}}
 
 // ServeCall serves one CloudTrail request.
 func (s *Service) ServeCall(w http.ResponseWriter, r *http.Request, body []byte, c *edge.Call) edge.Outcome {
-	op, ok := operation(r.Header.Get("X-Amz-Target"))
+	op, h, ok := handlers.Lookup(r)
 	out := edge.Outcome{EventName: op, ReadOnly: true}
-	h, known := handlers[op]
-	var res any
-	var e *apiError
 	switch {
-	case !ok || !known:
+	case !ok:
 		out.EventName = ""
-		e = errf("UnknownOperationException", "Unknown operation %q.", truncate(r.Header.Get("X-Amz-Target"), 128))
+		return jsonapi.Fail(w, c.RequestID, &out, errf("UnknownOperationException", "Unknown operation %q.", truncate(r.Header.Get("X-Amz-Target"), 128)))
 	case r.Method != http.MethodPost:
-		e = errf("SerializationException", "CloudTrail requests are POSTs.")
-	default:
-		if len(body) == 0 {
-			body = []byte("{}")
-		}
-		res, e = h(s, r.Context(), c, body, &out)
+		return jsonapi.Fail(w, c.RequestID, &out, errf("SerializationException", "CloudTrail requests are POSTs."))
 	}
-	if e != nil {
-		edge.WriteError(w, edge.JSON, c.RequestID, e)
-		out.ErrorCode, out.ErrorMessage, out.Status = e.Code, e.Message, e.Status
-		return out
+	if len(body) == 0 {
+		body = []byte("{}")
 	}
-	b, err := json.Marshal(res)
-	if err != nil {
-		e := &apiError{Code: "InternalFailure", Status: 500, Message: "The request processing has failed because of an unknown error, exception or failure."}
-		edge.WriteError(w, edge.JSON, c.RequestID, e)
-		out.ErrorCode, out.ErrorMessage, out.Status = e.Code, e.Message, e.Status
-		return out
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-	out.Status = http.StatusOK
-	return out
+	res, e := h.Fn(s, r.Context(), c, body, &out)
+	return jsonapi.Reply(w, c.RequestID, &out, res, e, func(error) *apiError { return internalFailure() })
 }
 
 func truncate(s string, n int) string {
@@ -185,12 +163,12 @@ func (s *Service) authorize(ctx context.Context, c *edge.Call, action, resource 
 		return &apiError{Code: "AccessDeniedException", Status: http.StatusBadRequest, Message: "Access denied."}
 	}
 	s.log.Error("authorization failed", "action", action, "err", err)
-	return &apiError{Code: "InternalFailure", Status: 500, Message: "The request processing has failed because of an unknown error, exception or failure."}
+	return internalFailure()
 }
 
 func internal(s *Service, what string, err error) *apiError {
 	s.log.Error("cloudtrail api failed", "op", what, "err", err)
-	return &apiError{Code: "InternalFailure", Status: 500, Message: "The request processing has failed because of an unknown error, exception or failure."}
+	return internalFailure()
 }
 
 // decode reads a JSON request body into v, answering SerializationException

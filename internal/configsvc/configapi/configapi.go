@@ -21,14 +21,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/shelf-efs/shelf/internal/configsvc"
 	"github.com/shelf-efs/shelf/internal/edge"
+	"github.com/shelf-efs/shelf/internal/edge/jsonapi"
 )
 
 // APIVersion is the AWS Config API version.
@@ -72,18 +71,12 @@ func (s *Service) Protocol() edge.Protocol { return edge.JSON }
 
 // OperationName is the operation of X-Amz-Target.
 func (s *Service) OperationName(r *http.Request, _ []byte) string {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	if _, known := handlers[op]; !ok || !known {
-		return ""
-	}
-	return op
+	return handlers.OperationName(r)
 }
 
 type apiError = edge.APIError
 
-func errf(code, format string, args ...any) *apiError {
-	return &apiError{Code: code, Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
-}
+var errf = jsonapi.Errf
 
 func internalError() *apiError {
 	return &apiError{Code: "InternalFailure", Status: http.StatusInternalServerError, Message: "An internal error occurred."}
@@ -101,61 +94,40 @@ type call struct {
 
 type handler func(s *Service, c *call) (any, *apiError)
 
-var handlers = map[string]struct {
-	fn       handler
-	readOnly bool
-}{
-	"PutConfigRule":                       {(*Service).putConfigRule, false},
-	"DescribeConfigRules":                 {(*Service).describeConfigRules, true},
-	"DeleteConfigRule":                    {(*Service).deleteConfigRule, false},
-	"StartConfigRulesEvaluation":          {(*Service).startConfigRulesEvaluation, false},
-	"DescribeComplianceByConfigRule":      {(*Service).describeComplianceByConfigRule, true},
-	"DescribeComplianceByResource":        {(*Service).describeComplianceByResource, true},
-	"GetComplianceDetailsByConfigRule":    {(*Service).getComplianceDetailsByConfigRule, true},
-	"GetResourceConfigHistory":            {(*Service).getResourceConfigHistory, true},
-	"DescribeConfigurationRecorders":      {(*Service).describeConfigurationRecorders, true},
-	"DescribeConfigurationRecorderStatus": {(*Service).describeConfigurationRecorderStatus, true},
-}
+var handlers = &jsonapi.Table[handler]{Prefixes: []string{targetPrefix}, Ops: map[string]jsonapi.Op[handler]{
+	"PutConfigRule":                       {Fn: (*Service).putConfigRule},
+	"DescribeConfigRules":                 {Fn: (*Service).describeConfigRules, ReadOnly: true},
+	"DeleteConfigRule":                    {Fn: (*Service).deleteConfigRule},
+	"StartConfigRulesEvaluation":          {Fn: (*Service).startConfigRulesEvaluation},
+	"DescribeComplianceByConfigRule":      {Fn: (*Service).describeComplianceByConfigRule, ReadOnly: true},
+	"DescribeComplianceByResource":        {Fn: (*Service).describeComplianceByResource, ReadOnly: true},
+	"GetComplianceDetailsByConfigRule":    {Fn: (*Service).getComplianceDetailsByConfigRule, ReadOnly: true},
+	"GetResourceConfigHistory":            {Fn: (*Service).getResourceConfigHistory, ReadOnly: true},
+	"DescribeConfigurationRecorders":      {Fn: (*Service).describeConfigurationRecorders, ReadOnly: true},
+	"DescribeConfigurationRecorderStatus": {Fn: (*Service).describeConfigurationRecorderStatus, ReadOnly: true},
+}}
 
 // ServeCall serves one request.
 func (s *Service) ServeCall(w http.ResponseWriter, r *http.Request, body []byte, ec *edge.Call) edge.Outcome {
 	out := edge.Outcome{EventName: "Unknown"}
-	fail := func(e *apiError) edge.Outcome {
-		edge.WriteError(w, edge.JSON, ec.RequestID, e)
-		out.ErrorCode, out.ErrorMessage, out.Status = e.Code, e.Message, e.Status
-		return out
-	}
 	if r.Method != http.MethodPost {
-		return fail(errf("UnknownOperationException", "The json protocol needs POST."))
+		return jsonapi.Fail(w, ec.RequestID, &out, errf("UnknownOperationException", "The json protocol needs POST."))
 	}
-	target := r.Header.Get("X-Amz-Target")
-	op, hasPrefix := strings.CutPrefix(target, targetPrefix)
-	h, known := handlers[op]
-	if !hasPrefix || !known {
-		return fail(errf("UnknownOperationException", "The operation %q is not supported.", clip(target)))
+	op, h, ok := handlers.Lookup(r)
+	if !ok {
+		return jsonapi.Fail(w, ec.RequestID, &out, errf("UnknownOperationException", "The operation %q is not supported.", clip(r.Header.Get("X-Amz-Target"))))
 	}
-	out.EventName, out.ReadOnly = op, h.readOnly
+	out.EventName, out.ReadOnly = op, h.ReadOnly
 	c := &call{ctx: r.Context(), edge: ec, op: op, body: body}
 	if e := s.authorize(c, "*"); e != nil {
-		return fail(e)
+		return jsonapi.Fail(w, ec.RequestID, &out, e)
 	}
-	resp, e := h.fn(s, c)
+	resp, e := h.Fn(s, c)
 	out.RequestParameters, out.Resources = c.params, c.resources
-	if e != nil {
-		return fail(e)
-	}
-	b, err := json.Marshal(resp)
-	if err != nil {
+	return jsonapi.Reply(w, ec.RequestID, &out, resp, e, func(err error) *apiError {
 		s.log.Error("encode response failed", "op", op, "req_id", ec.RequestID, "err", err)
-		return fail(internalError())
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.Header().Set(edge.HeaderRequestID, ec.RequestID)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-	out.Status = http.StatusOK
-	return out
+		return internalError()
+	})
 }
 
 // authorize checks config:<op>.
