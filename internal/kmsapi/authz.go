@@ -171,6 +171,19 @@ func (s *Service) access(c *call, ref *string, member string) (*kms.KeyAccess, *
 	return &ka, nil
 }
 
+// authorizedKey resolves the key that the request member names (ref) and
+// authorizes action on it with the encryption context encCtx.
+func (s *Service) authorizedKey(c *call, ref *string, member, action string, encCtx map[string]string) (*kms.KeyAccess, *apiError) {
+	ka, e := s.access(c, ref, member)
+	if e != nil {
+		return nil, e
+	}
+	if e := s.authorizeKey(c, action, ka, encCtx, nil); e != nil {
+		return nil, e
+	}
+	return ka, nil
+}
+
 // checkARN refuses ARNs that are not KMS key or alias ARNs.
 func checkARN(ref string) *apiError {
 	if !strings.HasPrefix(ref, "arn:") {

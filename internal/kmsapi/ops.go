@@ -150,11 +150,8 @@ func (s *Service) createKey(c *call) (any, *apiError) {
 }
 
 func (s *Service) describeKey(c *call) (any, *apiError) {
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "DescribeKey", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "DescribeKey", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	md, err := s.keys.DescribeKey(c.ctx, ka.KeyID)
@@ -217,11 +214,8 @@ func (s *Service) listKeys(c *call) (any, *apiError) {
 
 // keyOp is an operation on one key that returns nothing.
 func (s *Service) keyOp(c *call, action string, fn func(id string) error) (any, *apiError) {
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", action, nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, action, ka, nil, nil); e != nil {
 		return nil, e
 	}
 	if err := fn(ka.KeyID); err != nil {
@@ -250,11 +244,8 @@ func (s *Service) scheduleKeyDeletion(c *call) (any, *apiError) {
 	if c.in.PendingWindowInDays != nil && (days < kms.MinPendingWindowDays || days > kms.MaxPendingWindowDays) {
 		return nil, validation("pendingWindowInDays", "Member must have value between 7 and 30")
 	}
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "ScheduleKeyDeletion", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "ScheduleKeyDeletion", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	md, err := s.keys.ScheduleKeyDeletion(c.ctx, ka.KeyID, days)
@@ -268,11 +259,8 @@ func (s *Service) scheduleKeyDeletion(c *call) (any, *apiError) {
 }
 
 func (s *Service) cancelKeyDeletion(c *call) (any, *apiError) {
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "CancelKeyDeletion", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "CancelKeyDeletion", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	md, err := s.keys.CancelKeyDeletion(c.ctx, ka.KeyID)
@@ -300,11 +288,8 @@ func (s *Service) createAlias(c *call) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	ka, e := s.access(c, c.in.TargetKeyID, "targetKeyId")
+	ka, e := s.authorizedKey(c, c.in.TargetKeyID, "targetKeyId", "CreateAlias", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "CreateAlias", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	if err := s.keys.CreateAlias(c.ctx, name, ka.KeyID); err != nil {
@@ -348,11 +333,7 @@ func (s *Service) deleteAlias(c *call) (any, *apiError) {
 	if strings.HasPrefix(name, "alias/aws/") {
 		return nil, errf("NotFoundException", "Alias %s is reserved for an AWS managed key and cannot be deleted.", name)
 	}
-	ka, e := s.access(c, &name, "aliasName")
-	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "DeleteAlias", ka, nil, nil); e != nil {
+	if _, e := s.authorizedKey(c, &name, "aliasName", "DeleteAlias", nil); e != nil {
 		return nil, e
 	}
 	if err := s.keys.DeleteAlias(c.ctx, name); err != nil {
@@ -364,11 +345,8 @@ func (s *Service) deleteAlias(c *call) (any, *apiError) {
 func (s *Service) listAliases(c *call) (any, *apiError) {
 	var filter string
 	if c.in.KeyID != nil {
-		ka, e := s.access(c, c.in.KeyID, "keyId")
+		ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "ListAliases", nil)
 		if e != nil {
-			return nil, e
-		}
-		if e := s.authorizeKey(c, "ListAliases", ka, nil, nil); e != nil {
 			return nil, e
 		}
 		filter = ka.KeyID
@@ -411,11 +389,8 @@ func (s *Service) disableKeyRotation(c *call) (any, *apiError) {
 }
 
 func (s *Service) getKeyRotationStatus(c *call) (any, *apiError) {
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "GetKeyRotationStatus", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "GetKeyRotationStatus", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	st, err := s.keys.GetKeyRotationStatus(c.ctx, ka.KeyID)
@@ -431,11 +406,8 @@ func (s *Service) getKeyRotationStatus(c *call) (any, *apiError) {
 }
 
 func (s *Service) rotateKeyOnDemand(c *call) (any, *apiError) {
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "RotateKeyOnDemand", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "RotateKeyOnDemand", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	if err := s.keys.RotateKey(c.ctx, ka.KeyID); err != nil {
@@ -457,22 +429,15 @@ func (s *Service) getKeyPolicy(c *call) (any, *apiError) {
 	if e := policyName(c); e != nil {
 		return nil, e
 	}
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "GetKeyPolicy", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "GetKeyPolicy", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	return map[string]any{"Policy": ka.Policy, "PolicyName": "default"}, nil
 }
 
 func (s *Service) listKeyPolicies(c *call) (any, *apiError) {
-	ka, e := s.access(c, c.in.KeyID, "keyId")
-	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "ListKeyPolicies", ka, nil, nil); e != nil {
+	if _, e := s.authorizedKey(c, c.in.KeyID, "keyId", "ListKeyPolicies", nil); e != nil {
 		return nil, e
 	}
 	return map[string]any{"PolicyNames": []string{"default"}, "Truncated": false}, nil
@@ -486,11 +451,8 @@ func (s *Service) putKeyPolicy(c *call) (any, *apiError) {
 	if len(doc) == 0 || len(doc) > kms.MaxKeyPolicyBytes {
 		return nil, validation("policy", "Member must have length between 1 and 32768")
 	}
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "PutKeyPolicy", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "PutKeyPolicy", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	if ka.KeyManager == kms.KeyManagerAWS {
@@ -539,11 +501,8 @@ func (s *Service) createGrant(c *call) (any, *apiError) {
 }
 
 func (s *Service) listGrants(c *call) (any, *apiError) {
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "ListGrants", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "ListGrants", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	grants := ka.Grants
@@ -620,11 +579,8 @@ func (s *Service) revokeGrant(c *call) (any, *apiError) {
 	if deref(c.in.GrantID) == "" {
 		return nil, validation("grantId", "Member must not be null")
 	}
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "RevokeGrant", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "RevokeGrant", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	if err := s.keys.RemoveGrant(c.ctx, ka.KeyID, *c.in.GrantID); err != nil {
@@ -643,11 +599,8 @@ func (s *Service) encrypt(c *call) (any, *apiError) {
 	if len(c.in.Plaintext) == 0 || len(c.in.Plaintext) > kms.MaxPlaintextBytes {
 		return nil, validation("plaintext", "Member must have length between 1 and 4096")
 	}
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "Encrypt", c.in.EncryptionContext)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "Encrypt", ka, c.in.EncryptionContext, nil); e != nil {
 		return nil, e
 	}
 	blob, arn, err := s.keys.Encrypt(c.ctx, ka.KeyID, c.in.Plaintext, c.in.EncryptionContext)
@@ -679,6 +632,23 @@ func (s *Service) blobKey(c *call, blob []byte) (*kms.KeyAccess, *apiError) {
 	return &ka, nil
 }
 
+// ciphertextKey finds the key of the request's CiphertextBlob, checks it
+// against the key the caller named in ref (if any) and authorizes action on
+// it with the encryption context encCtx.
+func (s *Service) ciphertextKey(c *call, ref *string, action string, encCtx map[string]string) (*kms.KeyAccess, *apiError) {
+	ka, e := s.blobKey(c, c.in.CiphertextBlob)
+	if e != nil {
+		return nil, e
+	}
+	if e := s.sameKey(c, ref, ka); e != nil {
+		return nil, e
+	}
+	if e := s.authorizeKey(c, action, ka, encCtx, nil); e != nil {
+		return nil, e
+	}
+	return ka, nil
+}
+
 // sameKey checks a KeyId the caller gave against the key of a blob.
 func (s *Service) sameKey(c *call, ref *string, ka *kms.KeyAccess) *apiError {
 	if ref == nil {
@@ -701,14 +671,7 @@ func (s *Service) decrypt(c *call) (any, *apiError) {
 	if e := checkSymmetric(c); e != nil {
 		return nil, e
 	}
-	ka, e := s.blobKey(c, c.in.CiphertextBlob)
-	if e != nil {
-		return nil, e
-	}
-	if e := s.sameKey(c, c.in.KeyID, ka); e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "Decrypt", ka, c.in.EncryptionContext, nil); e != nil {
+	if _, e := s.ciphertextKey(c, c.in.KeyID, "Decrypt", c.in.EncryptionContext); e != nil {
 		return nil, e
 	}
 	plain, arn, err := s.keys.Decrypt(c.ctx, c.in.CiphertextBlob, c.in.EncryptionContext)
@@ -742,11 +705,8 @@ func (s *Service) dataKey(c *call, action string) (plain, blob []byte, arn strin
 	if e != nil {
 		return nil, nil, "", e
 	}
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", action, c.in.EncryptionContext)
 	if e != nil {
-		return nil, nil, "", e
-	}
-	if e := s.authorizeKey(c, action, ka, c.in.EncryptionContext, nil); e != nil {
 		return nil, nil, "", e
 	}
 	plain, blob, arn, err := s.keys.GenerateDataKeyBytes(c.ctx, ka.KeyID, n, c.in.EncryptionContext)
@@ -777,21 +737,11 @@ func (s *Service) reEncrypt(c *call) (any, *apiError) {
 	if e := checkSymmetric(c); e != nil {
 		return nil, e
 	}
-	src, e := s.blobKey(c, c.in.CiphertextBlob)
+	if _, e := s.ciphertextKey(c, c.in.SourceKeyID, "ReEncryptFrom", c.in.SourceEncryptionContext); e != nil {
+		return nil, e
+	}
+	dst, e := s.authorizedKey(c, c.in.DestinationKeyID, "destinationKeyId", "ReEncryptTo", c.in.DestinationEncryptionContext)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.sameKey(c, c.in.SourceKeyID, src); e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "ReEncryptFrom", src, c.in.SourceEncryptionContext, nil); e != nil {
-		return nil, e
-	}
-	dst, e := s.access(c, c.in.DestinationKeyID, "destinationKeyId")
-	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "ReEncryptTo", dst, c.in.DestinationEncryptionContext, nil); e != nil {
 		return nil, e
 	}
 	blob, srcARN, dstARN, err := s.keys.ReEncrypt(c.ctx, c.in.CiphertextBlob, c.in.SourceEncryptionContext, dst.KeyID, c.in.DestinationEncryptionContext)
@@ -845,11 +795,8 @@ func (s *Service) untagResource(c *call) (any, *apiError) {
 }
 
 func (s *Service) listResourceTags(c *call) (any, *apiError) {
-	ka, e := s.access(c, c.in.KeyID, "keyId")
+	ka, e := s.authorizedKey(c, c.in.KeyID, "keyId", "ListResourceTags", nil)
 	if e != nil {
-		return nil, e
-	}
-	if e := s.authorizeKey(c, "ListResourceTags", ka, nil, nil); e != nil {
 		return nil, e
 	}
 	tags, err := s.keys.ListResourceTags(c.ctx, ka.KeyID)
