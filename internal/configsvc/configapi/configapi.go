@@ -214,6 +214,42 @@ func decodeToken(op, tok string) (string, *apiError) {
 	return after, nil
 }
 
+// page collects one page of items ordered by a sort key: the items after
+// the key that the request's NextToken carries, at most limit of them.
+type page[T any] struct {
+	op      string
+	after   string // "": from the first item
+	limit   int
+	items   []T
+	lastKey string
+	// next is the NextToken of the following page ("" for the last page).
+	next string
+}
+
+// newPage starts the page that token (the request's NextToken, "" for the
+// first page) of operation op names.
+func newPage[T any](op, token string, limit int) (*page[T], *apiError) {
+	after, e := decodeToken(op, token)
+	if e != nil {
+		return nil, e
+	}
+	return &page[T]{op: op, after: after, limit: limit, items: []T{}}, nil
+}
+
+// skip reports whether the item with sort key key lies before the page.
+func (p *page[T]) skip(key string) bool { return p.after != "" && key <= p.after }
+
+// add appends v, whose sort key is key, unless the page is full: then it
+// sets next to continue after the last item and returns false.
+func (p *page[T]) add(key string, v T) bool {
+	if len(p.items) == p.limit {
+		p.next = encodeToken(p.op, p.lastKey)
+		return false
+	}
+	p.items, p.lastKey = append(p.items, v), key
+	return true
+}
+
 // checkLimit validates a Limit parameter (0 means the default).
 func checkLimit(name string, n, def, maxN int) (int, *apiError) {
 	if n < 0 || n > maxN {

@@ -156,7 +156,7 @@ func (s *Service) describeConfigRules(c *call) (any, *apiError) {
 	if e := checkNames(in.ConfigRuleNames); e != nil {
 		return nil, e
 	}
-	after, e := decodeToken(c.op, in.NextToken)
+	pg, e := newPage[configRuleWire](c.op, in.NextToken, 25)
 	if e != nil {
 		return nil, e
 	}
@@ -164,22 +164,15 @@ func (s *Service) describeConfigRules(c *call) (any, *apiError) {
 	if err != nil {
 		return nil, s.domainError(c, err)
 	}
-	const page = 25
-	out := struct {
-		ConfigRules []configRuleWire `json:"ConfigRules"`
-		NextToken   string           `json:"NextToken,omitempty"`
-	}{ConfigRules: []configRuleWire{}}
 	for _, r := range rules {
-		if after != "" && r.Name <= after {
-			continue
-		}
-		if len(out.ConfigRules) == page {
-			out.NextToken = encodeToken(c.op, out.ConfigRules[page-1].ConfigRuleName)
+		if !pg.skip(r.Name) && !pg.add(r.Name, ruleWire(r)) {
 			break
 		}
-		out.ConfigRules = append(out.ConfigRules, ruleWire(r))
 	}
-	return out, nil
+	return struct {
+		ConfigRules []configRuleWire `json:"ConfigRules"`
+		NextToken   string           `json:"NextToken,omitempty"`
+	}{pg.items, pg.next}, nil
 }
 
 func (s *Service) deleteConfigRule(c *call) (any, *apiError) {
@@ -284,7 +277,11 @@ func (s *Service) describeComplianceByConfigRule(c *call) (any, *apiError) {
 	if e := checkTypes(in.ComplianceTypes, summaryTypes); e != nil {
 		return nil, e
 	}
-	after, e := decodeToken(c.op, in.NextToken)
+	type entry struct {
+		ConfigRuleName string         `json:"ConfigRuleName"`
+		Compliance     complianceWire `json:"Compliance"`
+	}
+	pg, e := newPage[entry](c.op, in.NextToken, 25)
 	if e != nil {
 		return nil, e
 	}
@@ -292,17 +289,8 @@ func (s *Service) describeComplianceByConfigRule(c *call) (any, *apiError) {
 	if err != nil {
 		return nil, s.domainError(c, err)
 	}
-	type entry struct {
-		ConfigRuleName string         `json:"ConfigRuleName"`
-		Compliance     complianceWire `json:"Compliance"`
-	}
-	const page = 25
-	out := struct {
-		ComplianceByConfigRules []entry `json:"ComplianceByConfigRules"`
-		NextToken               string  `json:"NextToken,omitempty"`
-	}{ComplianceByConfigRules: []entry{}}
 	for _, r := range rules {
-		if after != "" && r.Name <= after {
+		if pg.skip(r.Name) {
 			continue
 		}
 		evs, err := s.cfg.RuleEvaluations(c.ctx, r.Name)
@@ -313,13 +301,14 @@ func (s *Service) describeComplianceByConfigRule(c *call) (any, *apiError) {
 		if !wanted(in.ComplianceTypes, sum.ComplianceType) {
 			continue
 		}
-		if len(out.ComplianceByConfigRules) == page {
-			out.NextToken = encodeToken(c.op, out.ComplianceByConfigRules[page-1].ConfigRuleName)
+		if !pg.add(r.Name, entry{r.Name, sum}) {
 			break
 		}
-		out.ComplianceByConfigRules = append(out.ComplianceByConfigRules, entry{r.Name, sum})
 	}
-	return out, nil
+	return struct {
+		ComplianceByConfigRules []entry `json:"ComplianceByConfigRules"`
+		NextToken               string  `json:"NextToken,omitempty"`
+	}{pg.items, pg.next}, nil
 }
 
 var resourceTypePattern = regexp.MustCompile(`^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$`)
@@ -360,7 +349,12 @@ func (s *Service) describeComplianceByResource(c *call) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	after, e := decodeToken(c.op, in.NextToken)
+	type entry struct {
+		ResourceType string         `json:"ResourceType"`
+		ResourceID   string         `json:"ResourceId"`
+		Compliance   complianceWire `json:"Compliance"`
+	}
+	pg, e := newPage[entry](c.op, in.NextToken, limit)
 	if e != nil {
 		return nil, e
 	}
@@ -370,11 +364,6 @@ func (s *Service) describeComplianceByResource(c *call) (any, *apiError) {
 		if evs, err = s.cfg.ResourceEvaluations(c.ctx, in.ResourceType, in.ResourceID); err != nil {
 			return nil, s.domainError(c, err)
 		}
-	}
-	type entry struct {
-		ResourceType string         `json:"ResourceType"`
-		ResourceID   string         `json:"ResourceId"`
-		Compliance   complianceWire `json:"Compliance"`
 	}
 	groups := map[[2]string][]configsvc.Evaluation{}
 	var keys [][2]string
@@ -389,26 +378,23 @@ func (s *Service) describeComplianceByResource(c *call) (any, *apiError) {
 		keys = append(keys, [2]string{in.ResourceType, in.ResourceID})
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+"/"+keys[i][1] < keys[j][0]+"/"+keys[j][1] })
-	out := struct {
-		ComplianceByResources []entry `json:"ComplianceByResources"`
-		NextToken             string  `json:"NextToken,omitempty"`
-	}{ComplianceByResources: []entry{}}
 	for _, k := range keys {
-		if after != "" && k[0]+"/"+k[1] <= after {
+		key := k[0] + "/" + k[1]
+		if pg.skip(key) {
 			continue
 		}
 		sum := summarize(groups[k])
 		if !wanted(in.ComplianceTypes, sum.ComplianceType) {
 			continue
 		}
-		if len(out.ComplianceByResources) == limit {
-			last := out.ComplianceByResources[limit-1]
-			out.NextToken = encodeToken(c.op, last.ResourceType+"/"+last.ResourceID)
+		if !pg.add(key, entry{k[0], k[1], sum}) {
 			break
 		}
-		out.ComplianceByResources = append(out.ComplianceByResources, entry{k[0], k[1], sum})
 	}
-	return out, nil
+	return struct {
+		ComplianceByResources []entry `json:"ComplianceByResources"`
+		NextToken             string  `json:"NextToken,omitempty"`
+	}{pg.items, pg.next}, nil
 }
 
 type qualifierWire struct {
@@ -451,7 +437,7 @@ func (s *Service) getComplianceDetailsByConfigRule(c *call) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	after, e := decodeToken(c.op, in.NextToken)
+	pg, e := newPage[evaluationResultWire](c.op, in.NextToken, limit)
 	if e != nil {
 		return nil, e
 	}
@@ -459,28 +445,24 @@ func (s *Service) getComplianceDetailsByConfigRule(c *call) (any, *apiError) {
 	if err != nil {
 		return nil, s.domainError(c, err)
 	}
-	out := struct {
-		EvaluationResults []evaluationResultWire `json:"EvaluationResults"`
-		NextToken         string                 `json:"NextToken,omitempty"`
-	}{EvaluationResults: []evaluationResultWire{}}
 	for _, ev := range evs { // ordered by resource type and ID
 		key := ev.ResourceType + "/" + ev.ResourceID
-		if after != "" && key <= after || !wanted(in.ComplianceTypes, ev.Compliance) {
+		if pg.skip(key) || !wanted(in.ComplianceTypes, ev.Compliance) {
 			continue
 		}
-		if len(out.EvaluationResults) == limit {
-			q := out.EvaluationResults[limit-1].EvaluationResultIdentifier.EvaluationResultQualifier
-			out.NextToken = encodeToken(c.op, q.ResourceType+"/"+q.ResourceID)
-			break
-		}
-		out.EvaluationResults = append(out.EvaluationResults, evaluationResultWire{
+		if !pg.add(key, evaluationResultWire{
 			EvaluationResultIdentifier: identifierWire{
 				EvaluationResultQualifier: qualifierWire{ConfigRuleName: ev.RuleName, ResourceType: ev.ResourceType, ResourceID: ev.ResourceID, EvaluationMode: "DETECTIVE"},
 				OrderingTimestamp:         epoch(ev.Ordering)},
 			ComplianceType: ev.Compliance, ResultRecordedTime: epoch(ev.Recorded), ConfigRuleInvokedTime: epoch(ev.Invoked),
-			Annotation: ev.Annotation})
+			Annotation: ev.Annotation}) {
+			break
+		}
 	}
-	return out, nil
+	return struct {
+		EvaluationResults []evaluationResultWire `json:"EvaluationResults"`
+		NextToken         string                 `json:"NextToken,omitempty"`
+	}{pg.items, pg.next}, nil
 }
 
 type relationshipWire struct {
