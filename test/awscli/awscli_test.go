@@ -10,22 +10,17 @@
 package awscli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -93,108 +88,19 @@ func TestAWSCLI(t *testing.T) {
 		t.Fatalf("%s is not the AWS CLI v2: %s", awsCLI, out)
 	}
 
-	root := repoRoot(t)
 	work := t.TempDir()
-	bin := filepath.Join(work, "shelfd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/shelfd")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/shelfd: %v\n%s", err, b)
-	}
+	cfgPath, dataDir := writeConfig(t, work, "127.0.0.1:0", "")
+	p := startShelfd(t, buildCmd(t, work, "shelfd"), cfgPath)
+	require.True(t, strings.HasPrefix(p.endpoint, "http://127.0.0.1:"), "api_url %q", p.endpoint)
+	require.Equal(t, filepath.Join(dataDir, "root-credentials"), p.creds)
+	require.Contains(t, p.logs.String(), "AWS_SHARED_CREDENTIALS_FILE="+p.creds, "shelfd says how to use the credentials")
 
-	dataDir := filepath.Join(work, "data")
-	cfgPath := filepath.Join(work, "shelf.yaml")
-	cfg := "data_dir: " + dataDir + "\n" +
-		"log: {format: json, level: info}\n" +
-		"health: {listen: \"\"}\n" +
-		"api: {listen: \"127.0.0.1:0\"}\n" +
-		"nfs: {port: " + strconv.Itoa(freePort(t)) + "}\n" +
-		"storage: {min_free_bytes: 0}\n"
-	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	runScript(t, "awscli.sh", p.endpoint, cliEnv(t, work, p.creds), p.logs.String)
 
-	cmd := exec.Command(bin, "--config", cfgPath)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	logs := &lockedBuffer{}
-	ready := make(chan map[string]any, 1)
-	scanned := make(chan struct{})
-	go func() {
-		defer close(scanned)
-		sc := bufio.NewScanner(io.TeeReader(stderr, logs))
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			var l map[string]any
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l["msg"] == "shelfd ready" {
-				ready <- l
-			}
-		}
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-scanned
-		err := cmd.Wait()
-		require.NoError(t, err, "shelfd did not stop cleanly:\n%s", logs.String())
-	}
-	t.Cleanup(stop)
-
-	var line map[string]any
-	select {
-	case line = <-ready:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("shelfd did not start:\n%s", logs.String())
-	}
-	endpoint, _ := line["api_url"].(string)
-	creds, _ := line["root_credentials"].(string)
-	require.True(t, strings.HasPrefix(endpoint, "http://127.0.0.1:"), "api_url %q", endpoint)
-	require.Equal(t, filepath.Join(dataDir, "root-credentials"), creds)
-	require.Contains(t, logs.String(), "AWS_SHARED_CREDENTIALS_FILE="+creds, "shelfd says how to use the credentials")
-
-	home := filepath.Join(work, "home")
-	require.NoError(t, os.MkdirAll(home, 0o700))
-	script := exec.Command("bash", filepath.Join(root, "test", "awscli", "awscli.sh"))
-	script.Env = []string{
-		"PATH=/usr/bin:/bin",
-		"HOME=" + home, // no ~/.aws of the developer
-		"AWS=" + awsCLI,
-		"ENDPOINT=" + endpoint,
-		"AWS_SHARED_CREDENTIALS_FILE=" + creds,
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "no-config"),
-		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_PAGER=",
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_MAX_ATTEMPTS=1",
-		"NO_PROXY=127.0.0.1,localhost",
-		"LC_ALL=C.UTF-8",
-	}
-	var scriptOut lockedBuffer
-	script.Stdout, script.Stderr = &scriptOut, &scriptOut
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	require.NoError(t, script.Start())
-	go func() { done <- script.Wait() }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		_ = script.Process.Kill()
-		err = <-done
-	}
-	t.Logf("awscli.sh output:\n%s", scriptOut.String())
-	if err != nil {
-		t.Fatalf("awscli.sh failed: %v\nshelfd log tail:\n%s", err, tail(logs.String(), 40))
-	}
-	require.Contains(t, scriptOut.String(), "checks passed")
-
-	stop()
+	p.stop(t)
 	// The secret access keys never reach the log.
-	secret := secretOf(t, creds)
-	require.NotContains(t, logs.String(), secret)
+	secret := secretOf(t, p.creds)
+	require.NotContains(t, p.logs.String(), secret)
 
 	checkAuditTrail(t, cfgPath, secret)
 }

@@ -1,7 +1,6 @@
 package awscli
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -11,97 +10,22 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-// shelfdProc is a running shelfd binary.
-type shelfdProc struct {
-	cmd      *exec.Cmd
-	logs     *lockedBuffer
-	scanned  chan struct{}
-	endpoint string
-}
-
-func startShelfd(t *testing.T, bin, cfgPath string) *shelfdProc {
-	t.Helper()
-	p := &shelfdProc{cmd: exec.Command(bin, "--config", cfgPath), logs: &lockedBuffer{}, scanned: make(chan struct{})}
-	stderr, err := p.cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, p.cmd.Start())
-	ready := make(chan string, 1)
-	go func() {
-		defer close(p.scanned)
-		sc := bufio.NewScanner(io.TeeReader(stderr, p.logs))
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			var l map[string]any
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l["msg"] == "shelfd ready" {
-				u, _ := l["api_url"].(string)
-				ready <- u
-			}
-		}
-	}()
-	select {
-	case p.endpoint = <-ready:
-	case <-time.After(60 * time.Second):
-		_ = p.cmd.Process.Kill()
-		t.Fatalf("shelfd did not start:\n%s", p.logs.String())
-	}
-	return p
-}
-
-// stop ends shelfd with SIGTERM: it delivers the pending records and
-// writes a final digest.
-func (p *shelfdProc) stop(t *testing.T) {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	<-p.scanned
-	require.NoError(t, p.cmd.Wait(), "shelfd did not stop cleanly:\n%s", p.logs.String())
-}
-
 // TestCloudTrailCLI drives the CloudTrail API of a real shelfd with
 // Debian's AWS CLI v2, then checks its trail with `shelf trail validate`,
 // online and offline, before and after tampering with it.
 func TestCloudTrailCLI(t *testing.T) {
 	need(t, awsCLI, "the AWS CLI v2")
-	root := repoRoot(t)
 	work := t.TempDir()
-	for _, c := range []string{"shelfd", "shelf"} {
-		b := exec.Command("go", "build", "-o", filepath.Join(work, c), "./cmd/"+c)
-		b.Dir = root
-		out, err := b.CombinedOutput()
-		require.NoError(t, err, "go build ./cmd/%s: %s", c, out)
-	}
-	dataDir := filepath.Join(work, "data")
-	cfgPath := filepath.Join(work, "shelf.yaml")
-	apiPort := freePort(t)
-	require.NoError(t, os.WriteFile(cfgPath, []byte("data_dir: "+dataDir+"\n"+
-		"log: {format: json, level: info}\n"+
-		"health: {listen: \"\"}\n"+
-		"api: {listen: \"127.0.0.1:"+strconv.Itoa(apiPort)+"\"}\n"+
-		"nfs: {port: "+strconv.Itoa(freePort(t))+"}\n"+
-		"storage: {min_free_bytes: 0}\n"), 0o600))
-	p := startShelfd(t, filepath.Join(work, "shelfd"), cfgPath)
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			p.stop(t)
-		}
-	})
-
-	home := filepath.Join(work, "home")
-	require.NoError(t, os.MkdirAll(home, 0o700))
-	env := []string{
-		"PATH=/usr/bin:/bin", "HOME=" + home,
-		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dataDir, "root-credentials"),
-		"AWS_CONFIG_FILE=" + filepath.Join(home, "no-config"),
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
-		"NO_PROXY=127.0.0.1,localhost", "LC_ALL=C.UTF-8",
-	}
+	shelfd, shelfBin := buildCmd(t, work, "shelfd"), buildCmd(t, work, "shelf")
+	cfgPath, dataDir := writeConfig(t, work, "127.0.0.1:"+strconv.Itoa(freePort(t)), "")
+	p := startShelfd(t, shelfd, cfgPath)
+	env := cliEnv(t, work, filepath.Join(dataDir, "root-credentials"))
 	aws := func(args ...string) (int, []byte, string) {
 		t.Helper()
 		cmd := exec.Command(awsCLI, append([]string{"--endpoint-url", p.endpoint, "--output", "json"}, args...)...)
@@ -201,10 +125,10 @@ func TestCloudTrailCLI(t *testing.T) {
 	// Stop (final delivery and digest), start again, and validate the trail
 	// of the running server through its API.
 	p.stop(t)
-	p = startShelfd(t, filepath.Join(work, "shelfd"), cfgPath)
+	p = startShelfd(t, shelfd, cfgPath)
 	shelf := func(args ...string) (int, string) {
 		t.Helper()
-		cmd := exec.Command(filepath.Join(work, "shelf"), args...)
+		cmd := exec.Command(shelfBin, args...)
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -218,7 +142,6 @@ func TestCloudTrailCLI(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "1/1 digest files valid")
 	p.stop(t)
-	stopped = true
 
 	code, out = shelf("trail", "validate", "--config", cfgPath, "--data-dir", dataDir, "--start-time", start)
 	require.Equal(t, 0, code, out)

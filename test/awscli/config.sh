@@ -6,47 +6,7 @@
 set -uo pipefail
 
 : "${AWS:?}" "${ENDPOINT:?}" "${AWS_SHARED_CREDENTIALS_FILE:?}" "${PUBLIC_SUBNET:?}"
-REGION=${AWS_DEFAULT_REGION:-us-east-1}
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-checks=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -s "$WORK/err" ] && { echo "--- stderr:" >&2; cat "$WORK/err" >&2; }
-	[ -s "$WORK/out" ] && { echo "--- stdout:" >&2; cat "$WORK/out" >&2; }
-	exit 1
-}
-ok() { checks=$((checks + 1)); echo "ok $checks - $*"; }
-run() {
-	"$AWS" --endpoint-url "$ENDPOINT" --region "$REGION" --output json "$@" >"$WORK/out" 2>"$WORK/err"
-	rc=$?
-}
-must() { run "$@"; [ "$rc" -eq 0 ] || fail "aws $* exited $rc"; }
-must_fail() {
-	local want=$1 code=$2
-	shift 2
-	run "$@"
-	[ "$rc" -eq "$want" ] || fail "aws $* exited $rc, want $want"
-	grep -q -- "$code" "$WORK/err" || fail "aws $*: no $code in the error"
-	ok "aws $1 $2 fails with $code (exit $want)"
-}
-jqc() { jq -e "$@" "$WORK/out" >/dev/null || fail "jq $* does not hold"; }
-val() { jq -r "$@" "$WORK/out"; }
-# wait_for DESC CMD…: retries CMD until the jq check $CHECK holds (30 s).
-wait_for() {
-	local desc=$1
-	shift
-	for _ in $(seq 300); do
-		run "$@"
-		if [ "$rc" -eq 0 ] && jq -e "$CHECK" "$WORK/out" >/dev/null 2>&1; then
-			ok "$desc"
-			return
-		fi
-		sleep 0.1
-	done
-	fail "timed out waiting: $desc"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- a file system and an access point without a root directory ------------
 must efs create-file-system --creation-token cfg-cli --encrypted --tags Key=team,Value=storage

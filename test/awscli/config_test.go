@@ -1,20 +1,15 @@
 package awscli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -100,67 +95,16 @@ func TestConfigRules(t *testing.T) {
 	defer hanging.Close()
 	defer close(release)
 
-	root := repoRoot(t)
 	work := t.TempDir()
-	bin := filepath.Join(work, "shelfd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/shelfd")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/shelfd: %v\n%s", err, b)
-	}
-	dataDir := filepath.Join(work, "data")
-	cfgPath := filepath.Join(work, "shelf.yaml")
-	cfg := "data_dir: " + dataDir + "\n" +
-		"log: {format: json, level: info}\n" +
-		"health: {listen: \"\"}\n" +
-		"api: {listen: \"127.0.0.1:0\"}\n" +
-		"nfs: {port: " + strconv.Itoa(freePort(t)) + "}\n" +
-		"storage: {min_free_bytes: 0}\n" +
-		"network:\n  vpcs:\n    - id: vpc-0c0ffee0\n      cidr: 127.77.0.0/16\n      subnets:\n" +
-		"        - {id: subnet-0c0ffee1, cidr: 127.77.1.0/24, availability_zone: us-east-1a, public: true}\n" +
-		"compliance:\n  evaluation_interval: 1h\n  webhooks:\n" +
-		"    - {url: \"" + goodSrv.URL + "/alerts\", secret: " + webhookSecret + "}\n" +
-		"    - {url: \"" + failing.URL + "/alerts\", secret: " + webhookSecret + "}\n" +
-		"    - {url: \"" + hanging.URL + "/alerts\", secret: " + webhookSecret + "}\n"
-	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
-
-	cmd := exec.Command(bin, "--config", cfgPath)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	logs := &lockedBuffer{}
-	ready := make(chan map[string]any, 1)
-	scanned := make(chan struct{})
-	go func() {
-		defer close(scanned)
-		sc := bufio.NewScanner(io.TeeReader(stderr, logs))
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			var l map[string]any
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l["msg"] == "shelfd ready" {
-				ready <- l
-			}
-		}
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-scanned
-		require.NoError(t, cmd.Wait(), "shelfd did not stop cleanly:\n%s", tail(logs.String(), 40))
-	}
-	t.Cleanup(stop)
-	var line map[string]any
-	select {
-	case line = <-ready:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("shelfd did not start:\n%s", logs.String())
-	}
-	endpoint, _ := line["api_url"].(string)
-	creds, _ := line["root_credentials"].(string)
+	cfgPath, _ := writeConfig(t, work, "127.0.0.1:0",
+		"network:\n  vpcs:\n    - id: vpc-0c0ffee0\n      cidr: 127.77.0.0/16\n      subnets:\n"+
+			"        - {id: subnet-0c0ffee1, cidr: 127.77.1.0/24, availability_zone: us-east-1a, public: true}\n"+
+			"compliance:\n  evaluation_interval: 1h\n  webhooks:\n"+
+			"    - {url: \""+goodSrv.URL+"/alerts\", secret: "+webhookSecret+"}\n"+
+			"    - {url: \""+failing.URL+"/alerts\", secret: "+webhookSecret+"}\n"+
+			"    - {url: \""+hanging.URL+"/alerts\", secret: "+webhookSecret+"}\n")
+	p := startShelfd(t, buildCmd(t, work, "shelfd"), cfgPath)
+	endpoint, creds := p.endpoint, p.creds
 
 	// --- the Go SDK --------------------------------------------------------
 	ctx := context.Background()
@@ -232,25 +176,13 @@ func TestConfigRules(t *testing.T) {
 	require.NoError(t, err)
 
 	// --- the AWS CLI -------------------------------------------------------
-	home := filepath.Join(work, "home")
-	require.NoError(t, os.MkdirAll(home, 0o700))
-	script := exec.Command("bash", filepath.Join(root, "test", "awscli", "config.sh"))
-	script.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "AWS=" + awsCLI, "ENDPOINT=" + endpoint,
-		"AWS_SHARED_CREDENTIALS_FILE=" + creds, "AWS_CONFIG_FILE=" + filepath.Join(home, "no-config"),
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
-		"NO_PROXY=127.0.0.1,localhost", "LC_ALL=C.UTF-8", "PUBLIC_SUBNET=subnet-0c0ffee1"}
-	var scriptOut lockedBuffer
-	script.Stdout, script.Stderr = &scriptOut, &scriptOut
-	err = script.Run()
-	t.Logf("config.sh output:\n%s", scriptOut.String())
-	require.NoError(t, err, "config.sh failed; shelfd log tail:\n%s", tail(logs.String(), 40))
-	require.Contains(t, scriptOut.String(), "checks passed")
+	runScript(t, "config.sh", endpoint, cliEnv(t, work, creds, "PUBLIC_SUBNET=subnet-0c0ffee1"), p.logs.String)
 	good.mu.Lock()
 	require.Zero(t, good.badSigs)
 	good.mu.Unlock()
 
-	stop()
-	require.NotContains(t, logs.String(), webhookSecret)
+	p.stop(t)
+	require.NotContains(t, p.logs.String(), webhookSecret)
 
 	// Every delivery attempt is on the audit trail.
 	c, err := config.Load(cfgPath)

@@ -5,33 +5,7 @@
 set -uo pipefail
 
 : "${AWS:?}" "${ENDPOINT:?}" "${AWS_SHARED_CREDENTIALS_FILE:?}"
-REGION=${AWS_DEFAULT_REGION:-us-east-1}
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-checks=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	[ -s "$WORK/err" ] && cat "$WORK/err" >&2
-	[ -s "$WORK/out" ] && cat "$WORK/out" >&2
-	exit 1
-}
-ok() { checks=$((checks + 1)); echo "ok $checks - $*"; }
-run() {
-	"$AWS" --endpoint-url "$ENDPOINT" --region "$REGION" --output json "$@" >"$WORK/out" 2>"$WORK/err"
-	rc=$?
-}
-must() { run "$@"; [ "$rc" -eq 0 ] || fail "aws $* exited $rc"; }
-must_fail() {
-	local want=$1 code=$2
-	shift 2
-	run "$@"
-	[ "$rc" -eq "$want" ] || fail "aws $* exited $rc, want $want"
-	grep -q -- "$code" "$WORK/err" || fail "aws $*: no $code in the error"
-	ok "aws $1 $2 fails with $code"
-}
-jqc() { jq -e "$@" "$WORK/out" >/dev/null || fail "jq $* does not hold"; }
-val() { jq -r "$@" "$WORK/out"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 must kms create-key --description "cli key" --tags TagKey=team,TagValue=a
 jqc '.KeyMetadata.KeyId | test("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")'

@@ -2,11 +2,8 @@ package awscli
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,21 +36,7 @@ func TestAWSCLIKMS(t *testing.T) {
 		_ = srv.Close()
 	})
 
-	home := filepath.Join(work, "home")
-	require.NoError(t, os.MkdirAll(home, 0o700))
-	sctx, scancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer scancel()
-	script := exec.CommandContext(sctx, "bash", filepath.Join(repoRoot(t), "test", "awscli", "kms.sh"))
-	script.Env = []string{
-		"PATH=/usr/bin:/bin", "HOME=" + home, "AWS=" + awsCLI, "ENDPOINT=" + srv.APIURL(),
-		"AWS_SHARED_CREDENTIALS_FILE=" + srv.RootCredentialsPath(), "AWS_CONFIG_FILE=" + filepath.Join(home, "no-config"),
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true", "AWS_MAX_ATTEMPTS=1",
-		"NO_PROXY=127.0.0.1,localhost", "LC_ALL=C.UTF-8",
-	}
-	out, err := script.CombinedOutput()
-	t.Logf("kms.sh output:\n%s", out)
-	require.NoError(t, err)
-	require.Contains(t, string(out), "checks passed")
+	runScript(t, "kms.sh", srv.APIURL(), cliEnv(t, work, srv.RootCredentialsPath()), nil)
 
 	var kmsEvents int
 	require.NoError(t, audit.NewLog(srv.Meta()).Scan(ctx, 1, func(_ uint64, e *audit.Event) error {
