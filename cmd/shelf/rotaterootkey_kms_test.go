@@ -15,32 +15,16 @@ import (
 
 	"github.com/shelf-efs/shelf/internal/config"
 	"github.com/shelf-efs/shelf/internal/server"
+	"github.com/shelf-efs/shelf/internal/server/servertest"
 )
 
 // TestRotateRootKeyExternalKMS: with the root key held by another shelfd's
 // KMS, rotate-root-key --offline replaces the blob file, and the store
 // opens with the new one.
 func TestRotateRootKeyExternalKMS(t *testing.T) {
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
-		t.Setenv(k, "")
-	}
+	servertest.ClearAWSEnv(t)
 	ctx := context.Background()
-	hcfg := config.Default()
-	hcfg.DataDir = filepath.Join(t.TempDir(), "holder")
-	hcfg.Health.Listen = ""
-	hcfg.API.Listen = "127.0.0.1:0"
-	hcfg.Storage.MinFreeBytes = 0
-	holder, err := server.New(ctx, hcfg, nil)
-	require.NoError(t, err)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- holder.Run(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-		require.NoError(t, holder.Close())
-	})
+	holder := servertest.Start(t, servertest.Config(t, filepath.Join(t.TempDir(), "holder")))
 	sdkCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithSharedCredentialsFiles([]string{holder.RootCredentialsPath()}),
 		awsconfig.WithSharedConfigFiles([]string{}), awsconfig.WithRegion("us-east-1"))
 	require.NoError(t, err)

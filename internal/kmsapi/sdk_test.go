@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,42 +18,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shelf-efs/shelf/internal/audit"
-	"github.com/shelf-efs/shelf/internal/config"
 	"github.com/shelf-efs/shelf/internal/fs"
 	"github.com/shelf-efs/shelf/internal/kms"
-	"github.com/shelf-efs/shelf/internal/server"
+	"github.com/shelf-efs/shelf/internal/server/servertest"
 )
 
-func startServer(t *testing.T) *server.Server {
+func startServer(t *testing.T) *servertest.Server {
 	t.Helper()
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KMS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
-		t.Setenv(k, "")
-	}
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.Health.Listen = ""
-	cfg.API.Listen = "127.0.0.1:0"
-	cfg.NFS.Port = freePort(t)
-	cfg.Storage.MinFreeBytes = 0
-	s, err := server.New(context.Background(), cfg, nil)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-		_ = s.Close()
-	})
-	return s
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	servertest.ClearAWSEnv(t)
+	return servertest.StartDefault(t)
 }
 
 type clients struct {
@@ -64,7 +35,7 @@ type clients struct {
 	iam *iamsdk.Client
 }
 
-func clientsFor(s *server.Server, keyID, secret string) clients {
+func clientsFor(s *servertest.Server, keyID, secret string) clients {
 	creds := credentials.NewStaticCredentialsProvider(keyID, secret, "")
 	url := aws.String(s.APIURL())
 	return clients{
@@ -74,7 +45,7 @@ func clientsFor(s *server.Server, keyID, secret string) clients {
 	}
 }
 
-func rootClients(t *testing.T, s *server.Server) clients {
+func rootClients(t *testing.T, s *servertest.Server) clients {
 	t.Helper()
 	id, secret, _, err := s.Users().EnsureRootAccessKey(context.Background())
 	require.NoError(t, err)

@@ -19,8 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/shelf-efs/shelf/internal/config"
-	"github.com/shelf-efs/shelf/internal/server"
+	"github.com/shelf-efs/shelf/internal/server/servertest"
 	"github.com/shelf-efs/shelf/internal/trail"
 )
 
@@ -39,28 +38,10 @@ func sdkCode(t *testing.T, err error) (string, int) {
 // recent first and page by page; bad input gets CloudTrail's errors; the
 // digest key is listed; and the trail written at shutdown validates with it.
 func TestCloudTrailSDK(t *testing.T) {
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDTRAIL"} {
-		t.Setenv(k, "")
-	}
+	servertest.ClearAWSEnv(t)
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.Health.Listen = ""
-	cfg.API.Listen = "127.0.0.1:0"
-	cfg.Storage.MinFreeBytes = 0
-	srv, err := server.New(ctx, cfg, nil)
-	require.NoError(t, err)
-	defer srv.Close()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-			<-done
-		}
-	}()
+	cfg := servertest.Config(t, filepath.Join(t.TempDir(), "data"))
+	srv := servertest.Start(t, cfg)
 
 	sdkCfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithSharedCredentialsFiles([]string{srv.RootCredentialsPath()}),
@@ -212,9 +193,7 @@ func TestCloudTrailSDK(t *testing.T) {
 	st, err = ct.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String("shelf")})
 	require.NoError(t, err)
 	require.NotNil(t, st.LatestDigestDeliveryTime)
-	stop()
-	require.NoError(t, <-done)
-	stopped = true
+	srv.Stop()
 	rep, err := trail.Validate(trail.ValidateInput{
 		Dir: filepath.Join(cfg.DataDir, "trail"), Account: srv.Account(), Region: "us-east-1",
 		Keys:  []trail.PublicKey{{DER: keys.PublicKeyList[0].Value, Fingerprint: *keys.PublicKeyList[0].Fingerprint}},

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/shelf-efs/shelf/internal/server/servertest"
 )
 
 // TestCloudTrailCLI drives the CloudTrail API of a real shelfd with
@@ -23,7 +25,7 @@ func TestCloudTrailCLI(t *testing.T) {
 	need(t, awsCLI, "the AWS CLI v2")
 	work := t.TempDir()
 	shelfd, shelfBin := buildCmd(t, work, "shelfd"), buildCmd(t, work, "shelf")
-	cfgPath, dataDir := writeConfig(t, work, "127.0.0.1:"+strconv.Itoa(freePort(t)), "")
+	cfgPath, dataDir := writeConfig(t, work, "127.0.0.1:"+strconv.Itoa(servertest.FreePort(t)), "")
 	p := startShelfd(t, shelfd, cfgPath)
 	env := cliEnv(t, work, filepath.Join(dataDir, "root-credentials"))
 	aws := func(args ...string) (int, []byte, string) {

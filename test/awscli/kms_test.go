@@ -8,8 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shelf-efs/shelf/internal/audit"
-	"github.com/shelf-efs/shelf/internal/config"
-	"github.com/shelf-efs/shelf/internal/server"
+	"github.com/shelf-efs/shelf/internal/server/servertest"
 )
 
 // TestAWSCLIKMS runs kms.sh with /usr/bin/aws against an in-process shelfd,
@@ -19,22 +18,7 @@ func TestAWSCLIKMS(t *testing.T) {
 	need(t, "/usr/bin/jq", "jq")
 	ctx := context.Background()
 	work := t.TempDir()
-	cfg := config.Default()
-	cfg.DataDir = filepath.Join(work, "data")
-	cfg.Health.Listen = ""
-	cfg.API.Listen = "127.0.0.1:0"
-	cfg.NFS.Port = freePort(t)
-	cfg.Storage.MinFreeBytes = 0
-	srv, err := server.New(ctx, cfg, nil)
-	require.NoError(t, err)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-		_ = srv.Close()
-	})
+	srv := servertest.Start(t, servertest.Config(t, filepath.Join(work, "data")))
 
 	runScript(t, "kms.sh", srv.APIURL(), cliEnv(t, work, srv.RootCredentialsPath()), nil)
 

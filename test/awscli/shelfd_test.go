@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/shelf-efs/shelf/internal/server/servertest"
 )
 
 // buildCmd builds ./cmd/<name> into dir and returns the binary's path.
@@ -39,7 +41,7 @@ func writeConfig(t *testing.T, work, apiListen, extra string) (cfgPath, dataDir 
 		"log: {format: json, level: info}\n" +
 		"health: {listen: \"\"}\n" +
 		"api: {listen: \"" + apiListen + "\"}\n" +
-		"nfs: {port: " + strconv.Itoa(freePort(t)) + "}\n" +
+		"nfs: {port: " + strconv.Itoa(servertest.FreePort(t)) + "}\n" +
 		"storage: {min_free_bytes: 0}\n" + extra
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	return cfgPath, dataDir
