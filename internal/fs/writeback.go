@@ -49,6 +49,10 @@ const DefaultWriteBackDelay = time.Second
 // stored in the background.
 const writeBackChunk = 4 << 20
 
+// flushTimeout bounds one flush, whatever the deadline of the caller that
+// started it.
+const flushTimeout = 5 * time.Minute
+
 // maxFlushAttempts bounds the retries of a flush whose blocks changed under
 // it (a flush that gives up loses the writes and reports an error).
 const maxFlushAttempts = 32
@@ -317,9 +321,7 @@ func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint
 	if background {
 		go func() {
 			defer s.wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			_ = s.flush(ctx, df, true) // a failure is kept for Commit
+			_ = s.flush(context.Background(), df, true) // a failure is kept for Commit
 		}()
 	}
 	if over {
@@ -337,21 +339,22 @@ func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint
 // (once) the error of an earlier flush that failed, whose writes are lost.
 func (f *FileSystem) flushDirty(ctx context.Context, ino uint64, report bool) error {
 	s := f.svc
+	var err error
 	if df := s.dirty(f.rec.Vol, ino); df != nil {
-		if err := s.flush(ctx, df, false); err != nil {
-			return err
-		}
+		err = s.flush(ctx, df, false)
 	}
 	if !report || s.wb.nerrs.Load() == 0 {
-		return nil
+		return err
 	}
 	s.wb.mu.Lock()
 	defer s.wb.mu.Unlock()
 	k := fileKey{f.rec.Vol, ino}
-	err, ok := s.wb.mu.errs[k]
-	if ok {
+	if earlier, ok := s.wb.mu.errs[k]; ok {
 		delete(s.wb.mu.errs, k)
 		s.wb.nerrs.Add(-1)
+		if err == nil {
+			err = earlier
+		}
 	}
 	return err
 }
@@ -373,7 +376,11 @@ func (s *Service) flush(ctx context.Context, df *dirtyFile, background bool) err
 
 	var err error
 	if len(blocks) > 0 {
-		err = df.f.storeDirty(ctx, df.ino, blocks, end, mtime, change)
+		// The buffer holds other callers' writes too: the caller going
+		// away must not lose them.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		err = df.f.storeDirty(sctx, df.ino, blocks, end, mtime, change)
+		cancel()
 	}
 
 	s.wb.attrMu.Lock()

@@ -245,3 +245,31 @@ var errTorn = errorString("a region read torn")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+func TestFailedStoreOfUnstableWritesIsReportedOnce(t *testing.T) {
+	e := newEnv(t)
+	f := e.newFS(t, true)
+	a := create(t, f, root, fs.RootIno, "a", 0o644)
+
+	// COMMIT itself fails to store them.
+	_, err := f.WriteUnstable(ctx, root, a.Ino, 0, []byte("hello"))
+	require.NoError(t, err)
+	require.NoError(t, e.kms.DisableKey(ctx, e.keyID))
+	requireCode(t, f.Commit(ctx, a.Ino), fs.KeyUnavailable)
+	require.NoError(t, e.kms.EnableKey(ctx, e.keyID))
+	require.NoError(t, f.Commit(ctx, a.Ino), "the loss was reported by the failed COMMIT")
+	got, err := f.GetAttr(ctx, a.Ino)
+	require.NoError(t, err)
+	require.Zero(t, got.Size, "the writes are lost")
+
+	// Another path fails to store them: the next COMMIT reports it.
+	_, err = f.WriteUnstable(ctx, root, a.Ino, 0, []byte("again"))
+	require.NoError(t, err)
+	require.NoError(t, e.kms.DisableKey(ctx, e.keyID))
+	_, _, err = f.Read(ctx, root, a.Ino, 0, 5)
+	requireCode(t, err, fs.KeyUnavailable)
+	require.NoError(t, e.kms.EnableKey(ctx, e.keyID))
+	requireCode(t, f.Commit(ctx, a.Ino), fs.KeyUnavailable)
+	require.NoError(t, f.Commit(ctx, a.Ino))
+	requireClean(t, e)
+}
