@@ -8,7 +8,10 @@
 // blob store before the transaction that points at them, and objects that are
 // no longer referenced are recorded as garbage in the same transaction and
 // deleted after it commits, so a crash at any moment leaves a consistent
-// store (at worst an unreferenced object that fsck reclaims).
+// store (at worst an unreferenced object that fsck reclaims). Unstable writes
+// (WriteUnstable, for NFS UNSTABLE4) wait in memory until Commit or another
+// trigger stores them through that same path (writeback.go); they are never
+// in the store half-written.
 //
 // fs imports meta, data, kms (for the DataKey type) and clock; it must not
 // import engines, nfs, api or control.
