@@ -84,6 +84,10 @@ func readBlockRecords(r meta.Reader, vol, ino, first, last uint64) (map[uint64][
 // Read returns up to count bytes of ino at off, and whether the end of the
 // file was reached. Holes read as zeros.
 func (f *FileSystem) Read(ctx context.Context, c *Caller, ino, off uint64, count int) ([]byte, bool, error) {
+	// Buffered writes are stored first: the reader may be another client.
+	if err := f.flushDirty(ctx, ino, false); err != nil {
+		return nil, false, wrap("read", ino, err)
+	}
 	for attempt := 0; ; attempt++ {
 		buf, eof, err := f.read(ctx, c, ino, off, count)
 		if errors.Is(err, blob.ErrNotFound) && attempt < maxDataAttempts {
@@ -180,11 +184,16 @@ func (f *FileSystem) parallel(ranges []blockRange, fn func(int, blockRange) erro
 }
 
 // Write writes p to ino at off. When Write returns, the data and the new
-// size are durable (every write is stable; Commit has nothing left to do).
+// size are durable, and so are the file's earlier unstable writes
+// (WriteUnstable), which are stored first so that this write lands after
+// them.
 func (f *FileSystem) Write(ctx context.Context, c *Caller, ino, off uint64, p []byte) (Attr, error) {
 	const op = "write"
 	if off+uint64(len(p)) > MaxFileSize || off+uint64(len(p)) < off {
 		return Attr{}, errorf(op, ino, FileTooBig, nil)
+	}
+	if err := f.flushDirty(ctx, ino, true); err != nil {
+		return Attr{}, wrap(op, ino, err)
 	}
 	if len(p) > 0 {
 		if err := f.spaceCheck(op, ino); err != nil {
@@ -266,35 +275,9 @@ func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []
 			if err != nil {
 				return err
 			}
-			var grown int64
-			for _, b := range blocks {
-				k := meta.BlockKey(f.rec.Vol, ino, b.index)
-				cur, err := t.Get(k)
-				if errors.Is(err, meta.ErrNotFound) {
-					cur, err = nil, nil
-				}
-				if err != nil {
-					return err
-				}
-				if !bytes.Equal(cur, b.old) {
-					return errRetry
-				}
-				if err := t.Set(k, b.rec.Encode()); err != nil {
-					return err
-				}
-				grown += int64(b.rec.Length)
-				if b.old != nil {
-					old, err := decodeBlock(b.old)
-					if err != nil {
-						return err
-					}
-					grown -= int64(old.Length)
-					if old.BlobKey != "" {
-						if err := t.addGarbage(old.BlobKey); err != nil {
-							return err
-						}
-					}
-				}
+			grown, err := t.putBlocks(ino, blocks)
+			if err != nil {
+				return err
 			}
 			n.Size = max(n.Size, off+uint64(len(p)))
 			n.SpaceUsed = uint64(int64(n.SpaceUsed) + grown)
@@ -322,6 +305,44 @@ func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []
 	return a, nil
 }
 
+// putBlocks points the records of blocks at their new versions, after
+// checking that each still holds the version it replaced (errRetry if not),
+// records the replaced objects as garbage, and returns the change in stored
+// bytes.
+func (t *txn) putBlocks(ino uint64, blocks []newBlock) (int64, error) {
+	var grown int64
+	for _, b := range blocks {
+		k := meta.BlockKey(t.f.rec.Vol, ino, b.index)
+		cur, err := t.Get(k)
+		if errors.Is(err, meta.ErrNotFound) {
+			cur, err = nil, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if !bytes.Equal(cur, b.old) {
+			return 0, errRetry
+		}
+		if err := t.Set(k, b.rec.Encode()); err != nil {
+			return 0, err
+		}
+		grown += int64(b.rec.Length)
+		if b.old != nil {
+			old, err := decodeBlock(b.old)
+			if err != nil {
+				return 0, err
+			}
+			grown -= int64(old.Length)
+			if old.BlobKey != "" {
+				if err := t.addGarbage(old.BlobKey); err != nil {
+					return 0, err
+				}
+			}
+		}
+	}
+	return grown, nil
+}
+
 func hasGarbage(blocks []newBlock) bool {
 	for _, b := range blocks {
 		if b.old != nil {
@@ -343,9 +364,13 @@ func clearSetID(c *Caller, n *inode) {
 	}
 }
 
-// Commit makes earlier writes to ino durable. Writes are already durable
-// when they return, so Commit only checks that the file still exists.
+// Commit makes the earlier writes to ino durable: it stores the unstable
+// writes still buffered. It fails if storing them, or an earlier background
+// store of them, failed (those writes are lost), or if the file is gone.
 func (f *FileSystem) Commit(ctx context.Context, ino uint64) error {
+	if err := f.flushDirty(ctx, ino, true); err != nil {
+		return wrap("commit", ino, err)
+	}
 	_, err := f.GetAttr(ctx, ino)
 	return err
 }
@@ -371,6 +396,11 @@ type SetAttrs struct {
 // one of its groups; changing size needs write permission.
 func (f *FileSystem) SetAttr(ctx context.Context, c *Caller, ino uint64, s SetAttrs) (Attr, error) {
 	const op = "setattr"
+	// Buffered writes are stored first, so that a truncation (and any
+	// attribute the caller reads back) comes after them.
+	if err := f.flushDirty(ctx, ino, false); err != nil {
+		return Attr{}, wrap(op, ino, err)
+	}
 	if s.Size != nil {
 		if *s.Size > MaxFileSize {
 			return Attr{}, errorf(op, ino, FileTooBig, nil)

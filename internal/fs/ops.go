@@ -38,6 +38,8 @@ func (n *inode) attr() Attr {
 // GetAttr returns the attributes of ino.
 func (f *FileSystem) GetAttr(ctx context.Context, ino uint64) (Attr, error) {
 	var a Attr
+	on := f.svc.overlayBegin()
+	defer f.svc.overlayEnd(on)
 	err := f.view(ctx, "getattr", ino, func(r *reader) error {
 		n, err := r.inode(ino)
 		if err != nil {
@@ -46,12 +48,17 @@ func (f *FileSystem) GetAttr(ctx context.Context, ino uint64) (Attr, error) {
 		a = n.attr()
 		return nil
 	})
+	if on && err == nil {
+		f.svc.overlayApply(f.rec.Vol, &a)
+	}
 	return a, err
 }
 
 // Lookup finds name in directory dir. "." and ".." are accepted.
 func (f *FileSystem) Lookup(ctx context.Context, c *Caller, dir uint64, name string) (Attr, error) {
 	var a Attr
+	on := f.svc.overlayBegin()
+	defer f.svc.overlayEnd(on)
 	err := f.view(ctx, "lookup", dir, func(r *reader) error {
 		d, err := r.inode(dir)
 		if err != nil {
@@ -89,6 +96,9 @@ func (f *FileSystem) Lookup(ctx context.Context, c *Caller, dir uint64, name str
 		a = n.attr()
 		return nil
 	})
+	if on && err == nil {
+		f.svc.overlayApply(f.rec.Vol, &a)
+	}
 	return a, err
 }
 
@@ -257,6 +267,9 @@ func (f *FileSystem) Make(ctx context.Context, c *Caller, dir uint64, req Create
 		a, created = n.attr(), true
 		return nil
 	})
+	if err == nil && !created {
+		a = f.withBuffered(ctx, a)
+	}
 	return a, created, err
 }
 
@@ -364,6 +377,9 @@ func (f *FileSystem) Link(ctx context.Context, c *Caller, ino, dir uint64, name 
 		a = n.attr()
 		return t.putInode(n)
 	})
+	if err == nil {
+		a = f.withBuffered(ctx, a)
+	}
 	return a, err
 }
 
@@ -680,6 +696,8 @@ type DirEntry struct {
 func (f *FileSystem) ReadDir(ctx context.Context, c *Caller, dir, cookie uint64, maxEntries int, withAttrs bool) ([]DirEntry, bool, error) {
 	var out []DirEntry
 	eof := true
+	on := withAttrs && f.svc.overlayBegin()
+	defer f.svc.overlayEnd(on)
 	err := f.view(ctx, "readdir", dir, func(r *reader) error {
 		out, eof = out[:0], true
 		d, err := r.inode(dir)
@@ -720,6 +738,11 @@ func (f *FileSystem) ReadDir(ctx context.Context, c *Caller, dir, cookie uint64,
 			return true, nil
 		})
 	})
+	if on && err == nil {
+		for _, e := range out {
+			f.svc.overlayApply(f.rec.Vol, e.Attr)
+		}
+	}
 	return out, eof, err
 }
 

@@ -8,7 +8,10 @@
 // blob store before the transaction that points at them, and objects that are
 // no longer referenced are recorded as garbage in the same transaction and
 // deleted after it commits, so a crash at any moment leaves a consistent
-// store (at worst an unreferenced object that fsck reclaims).
+// store (at worst an unreferenced object that fsck reclaims). Unstable writes
+// (WriteUnstable, for NFS UNSTABLE4) wait in memory until Commit or another
+// trigger stores them through that same path (writeback.go); they are never
+// in the store half-written.
 //
 // fs imports meta, data, kms (for the DataKey type) and clock; it must not
 // import engines, nfs, api or control.
@@ -63,8 +66,16 @@ type Options struct {
 	// SpaceCheck, when set, is called before operations that consume space;
 	// an error makes them fail with NoSpace without touching the store.
 	SpaceCheck func() error
-	// NoBackground disables the background collector (tests call Collect).
+	// NoBackground disables the background collector (tests call Collect)
+	// and the delayed store of buffered unstable writes.
 	NoBackground bool
+	// WriteBackBytes bounds the unstable writes buffered in memory
+	// (WriteUnstable); zero means DefaultWriteBackBytes, negative disables
+	// buffering (unstable writes are stored as they come).
+	WriteBackBytes int
+	// WriteBackDelay is the longest an unstable write stays buffered;
+	// zero means DefaultWriteBackDelay.
+	WriteBackDelay time.Duration
 }
 
 // Service owns every file system of a store.
@@ -81,6 +92,7 @@ type Service struct {
 		vols map[string]*FileSystem
 	}
 	blockLocks [256]sync.Mutex
+	wb         writeBack
 
 	kick   chan struct{}
 	stop   chan struct{}
@@ -103,16 +115,22 @@ func New(m meta.Store, d *data.Store, keys Keys, opts Options) *Service {
 	s := &Service{meta: m, data: d, keys: keys, clock: opts.Clock, log: opts.Logger, opts: opts,
 		kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.mu.vols = map[string]*FileSystem{}
+	s.initWriteBack()
 	if !opts.NoBackground {
-		s.wg.Add(1)
+		s.wg.Add(2)
 		go s.collector()
+		go s.flusher()
 	}
 	return s
 }
 
-// Close stops background work. It does not close the stores.
+// Close stores the buffered unstable writes and stops background work. It
+// does not close the stores.
 func (s *Service) Close() error {
-	s.closed.Do(func() { close(s.stop) })
+	s.closed.Do(func() {
+		s.closeWriteBack()
+		close(s.stop)
+	})
 	s.wg.Wait()
 	return nil
 }

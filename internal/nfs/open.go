@@ -550,13 +550,24 @@ func (c *compound) opWrite(a *nfsv4.Write4args) nfsv4.Write4res {
 	if st := c.checkIOStateid(a.Stateid, fh, true); st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
-	if _, err := f.Write(c.ctx, &c.caller, fh.ino, a.Offset, a.Data); err != nil {
+	// An UNSTABLE4 write is buffered by fs and answered before it is
+	// durable; COMMIT makes it so, and the write verifier, which changes
+	// on every restart, tells the client to resend what a crash lost
+	// (RFC 8881 §18.32.3). DATA_SYNC4 and FILE_SYNC4 writes are durable,
+	// data and metadata, when fs.Write returns.
+	committed := nfsv4.FILE_SYNC4
+	var err error
+	if a.Stable == nfsv4.UNSTABLE4 {
+		committed = nfsv4.UNSTABLE4
+		_, err = f.WriteUnstable(c.ctx, &c.caller, fh.ino, a.Offset, a.Data)
+	} else {
+		_, err = f.Write(c.ctx, &c.caller, fh.ino, a.Offset, a.Data)
+	}
+	if err != nil {
 		return fail(statusOf(err))
 	}
-	// fs.Write is durable when it returns (DESIGN.md decision 5), so every
-	// write is FILE_SYNC whatever was asked.
 	return &nfsv4.Write4res_NFS4_OK{Resok4: nfsv4.Write4resok{Count: uint32(len(a.Data)),
-		Committed: nfsv4.FILE_SYNC4, Writeverf: c.p.writeVerf}}
+		Committed: committed, Writeverf: c.p.writeVerf}}
 }
 
 func (c *compound) opCommit(a *nfsv4.Commit4args) nfsv4.Commit4res {

@@ -1,7 +1,8 @@
 // Package crash kills shelf in the middle of a mixed workload, again and
 // again, and checks after every restart that the store is consistent (fsck
 // finds nothing but reclaimable objects) and that every acknowledged
-// operation survived.
+// operation survived: stable writes, unstable writes once committed, and
+// namespace operations (uncommitted unstable writes may be lost).
 package crash
 
 import (
@@ -117,7 +118,7 @@ func child(dir string, seq uint64) {
 				name := fmt.Sprintf("f%d", r.IntN(12))
 				var op string
 				var do func() error
-				switch r.IntN(5) {
+				switch r.IntN(7) {
 				case 0, 1: // write a whole new version under a temporary name, rename over
 					op = fmt.Sprintf("put %s %d", name, v)
 					do = func() error {
@@ -134,6 +135,41 @@ func child(dir string, seq uint64) {
 							return err
 						}
 						return f.Rename(ctx, c, wdir.Ino, tmp, wdir.Ino, name)
+					}
+				case 5: // the same with unstable writes (in pieces, out of order) made durable by Commit
+					op = fmt.Sprintf("uput %s %d", name, v)
+					do = func() error {
+						tmp := "tmp-" + name
+						a, _, err := f.Create(ctx, c, wdir.Ino, tmp, 0o644, fs.Unchecked, [8]byte{})
+						if err != nil {
+							return err
+						}
+						zero := uint64(0)
+						if _, err := f.SetAttr(ctx, c, a.Ino, fs.SetAttrs{Size: &zero}); err != nil {
+							return err
+						}
+						b := content(v)
+						cut := len(b) / 3
+						for _, piece := range [][2]int{{cut, len(b)}, {0, cut}} {
+							if _, err := f.WriteUnstable(ctx, c, a.Ino, uint64(piece[0]), b[piece[0]:piece[1]]); err != nil {
+								return err
+							}
+						}
+						if err := f.Commit(ctx, a.Ino); err != nil {
+							return err
+						}
+						return f.Rename(ctx, c, wdir.Ino, tmp, wdir.Ino, name)
+					}
+				case 6: // unstable writes never committed: a crash may lose them, but the store stays consistent
+					op = fmt.Sprintf("scribble %s", name)
+					do = func() error {
+						a, _, err := f.Create(ctx, c, wdir.Ino, "scratch", 0o644, fs.Unchecked, [8]byte{})
+						if err != nil {
+							return err
+						}
+						b := content(v)
+						_, err = f.WriteUnstable(ctx, c, a.Ino, uint64(r.IntN(1<<20)), b)
+						return err
 					}
 				case 2:
 					op = fmt.Sprintf("rm %s", name)
@@ -175,7 +211,7 @@ type model [workers]map[string]uint64
 func (m *model) apply(w int, op string) {
 	f := strings.Fields(op)
 	switch f[0] {
-	case "put":
+	case "put", "uput":
 		v, _ := strconv.ParseUint(f[2], 10, 64)
 		m[w][f[1]] = v
 	case "rm":
@@ -192,8 +228,10 @@ func (m *model) apply(w int, op string) {
 func touched(op string) []string {
 	f := strings.Fields(op)
 	switch f[0] {
-	case "put":
+	case "put", "uput":
 		return []string{f[1], "tmp-" + f[1]}
+	case "scribble":
+		return []string{"scratch"}
 	case "mv":
 		return []string{f[1], f[2]}
 	}
@@ -318,7 +356,7 @@ func verifyWorker(t *testing.T, f *fs.FileSystem, w int, want map[string]uint64,
 	have := map[string]uint64{}
 	for _, e := range ents {
 		have[e.Name] = e.Ino
-		if skip[e.Name] || strings.HasPrefix(e.Name, "tmp-") {
+		if skip[e.Name] || strings.HasPrefix(e.Name, "tmp-") || e.Name == "scratch" {
 			continue
 		}
 		v, ok := want[e.Name]
@@ -343,7 +381,7 @@ func adopt(t *testing.T, f *fs.FileSystem, w int, m *model, op string) {
 	fields := strings.Fields(op)
 	// It is one of the versions the operation could have left.
 	candidates := []uint64{}
-	if fields[0] == "put" {
+	if fields[0] == "put" || fields[0] == "uput" {
 		v, _ := strconv.ParseUint(fields[2], 10, 64)
 		candidates = append(candidates, v)
 	}
@@ -351,7 +389,7 @@ func adopt(t *testing.T, f *fs.FileSystem, w int, m *model, op string) {
 		candidates = append(candidates, v)
 	}
 	for _, name := range touched(op) {
-		if strings.HasPrefix(name, "tmp-") {
+		if strings.HasPrefix(name, "tmp-") || name == "scratch" {
 			continue
 		}
 		a, err := f.Lookup(ctx, &fs.Root, d.Ino, name)

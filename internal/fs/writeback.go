@@ -1,0 +1,576 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shelf-efs/shelf/internal/blob"
+	"github.com/shelf-efs/shelf/internal/data"
+	"github.com/shelf-efs/shelf/internal/kms"
+	"github.com/shelf-efs/shelf/internal/meta"
+)
+
+// Write-back of unstable writes (NFSv4 UNSTABLE4, RFC 8881 §18.32.3).
+//
+// WriteUnstable answers once the bytes are in a per-file buffer in memory;
+// the buffer is stored (sealed, written to the blob store, its records
+// committed: the same durable path as Write) by Commit, by a stable Write or
+// a SetAttr or Read of the file, when the file holds writeBackChunk bytes
+// (in the background), when the buffers of the service hold more than the
+// cap (by the writer, before it is answered), and in the background after
+// WriteBackDelay. Until then:
+//
+//   - attributes returned by GetAttr, Lookup, ReadDir, Make and Link include
+//     the buffered writes (size, mtime, ctime, change), whichever client
+//     asks;
+//   - Read and SetAttr store the file's buffer first, so that every reader
+//     sees every acknowledged write and truncation orders after it;
+//   - a crash loses buffered writes, never stored ones: nothing is in the
+//     store until the durable path has written it, so the store stays
+//     consistent (fsck) and NFS clients resend their uncommitted writes when
+//     the write verifier changes after the restart.
+//
+// Buffers merge writes into whole blocks, so that a block written in pieces
+// is sealed and stored once, and one flush of many blocks shares one
+// metadata commit.
+
+// DefaultWriteBackBytes bounds the bytes buffered by WriteUnstable.
+const DefaultWriteBackBytes = 64 << 20
+
+// DefaultWriteBackDelay is how long an unstable write stays in memory at most
+// (unless the service is created with NoBackground).
+const DefaultWriteBackDelay = time.Second
+
+// writeBackChunk is the buffered size of one file at which its buffer is
+// stored in the background.
+const writeBackChunk = 4 << 20
+
+// flushTimeout bounds one flush, whatever the deadline of the caller that
+// started it.
+const flushTimeout = 5 * time.Minute
+
+// maxFlushAttempts bounds the retries of a flush whose blocks changed under
+// it (a flush that gives up loses the writes and reports an error).
+const maxFlushAttempts = 32
+
+type fileKey struct{ vol, ino uint64 }
+
+// dirtyBlock is the buffered part of one block: buf holds the block from
+// offset 0 to the end of the last write, of which only ranges are written.
+type dirtyBlock struct {
+	buf    []byte
+	ranges [][2]uint32 // sorted, disjoint, non-adjacent [lo, hi)
+}
+
+// add copies p to offset lo of the block.
+func (b *dirtyBlock) add(lo uint32, p []byte, blockSize int) (grown int) {
+	hi := lo + uint32(len(p))
+	if int(hi) > len(b.buf) {
+		before := cap(b.buf)
+		if int(hi) > cap(b.buf) {
+			nb := make([]byte, hi, min(max(int(hi), 2*cap(b.buf)), blockSize))
+			copy(nb, b.buf)
+			b.buf = nb
+		} else {
+			b.buf = b.buf[:hi]
+		}
+		grown = cap(b.buf) - before
+	}
+	copy(b.buf[lo:], p)
+	// Merge [lo, hi) into the ranges.
+	out := b.ranges[:0:0]
+	placed := false
+	for _, r := range b.ranges {
+		switch {
+		case r[1] < lo:
+			out = append(out, r)
+		case r[0] > hi:
+			if !placed {
+				out = append(out, [2]uint32{lo, hi})
+				placed = true
+			}
+			out = append(out, r)
+		default:
+			lo, hi = min(lo, r[0]), max(hi, r[1])
+		}
+	}
+	if !placed {
+		out = append(out, [2]uint32{lo, hi})
+	}
+	b.ranges = out
+	return grown
+}
+
+// whole reports whether the block is written from 0 to blockSize.
+func (b *dirtyBlock) whole(blockSize int) bool {
+	return len(b.ranges) == 1 && b.ranges[0][0] == 0 && int(b.ranges[0][1]) == blockSize
+}
+
+// covers reports whether the block's writes replace all of the stored block
+// old (nil: a hole), so that it need not be read.
+func (b *dirtyBlock) covers(blockSize int, old []byte) bool {
+	if old == nil || b.whole(blockSize) {
+		return true
+	}
+	if len(b.ranges) != 1 || b.ranges[0][0] != 0 {
+		return false
+	}
+	rec, err := decodeBlock(old)
+	return err == nil && rec.Length <= b.ranges[0][1]
+}
+
+// dirtyFile is the write-back state of one file. Fields other than flushMu
+// are guarded by writeBack.mu.
+type dirtyFile struct {
+	f   *FileSystem
+	ino uint64
+	// flushMu serializes the flushes of the file.
+	flushMu sync.Mutex
+
+	pending      map[uint64]*dirtyBlock
+	pendingBytes int    // allocated bytes of pending
+	pendingEnd   uint64 // end of the furthest pending write
+	inflightEnd  uint64 // end of the furthest write being stored
+	mtime        time.Time
+	change       uint64    // change attribute the buffered writes stand for
+	oldest       time.Time // time of the oldest pending write
+	async        bool      // a background flush is queued or running
+}
+
+// writeBack is the service's set of buffers.
+type writeBack struct {
+	// attrMu makes stored attributes and the buffers' overlay consistent:
+	// a reader holds it shared from before it reads an inode until it has
+	// applied the overlay; a flush holds it exclusively while it forgets
+	// what it has just stored.
+	attrMu sync.RWMutex
+	mu     struct {
+		sync.Mutex
+		files  map[fileKey]*dirtyFile
+		bytes  int
+		errs   map[fileKey]error // flush failures not yet reported
+		closed bool
+	}
+	// active counts files with buffered or in-flight writes; zero means
+	// the store holds every acknowledged write.
+	active   atomic.Int64
+	nerrs    atomic.Int64 // len(mu.errs)
+	maxBytes int
+}
+
+// maxWriteBackErrors bounds the flush errors kept for Commit to report.
+const maxWriteBackErrors = 4096
+
+func (s *Service) initWriteBack() {
+	s.wb.maxBytes = s.opts.WriteBackBytes
+	if s.wb.maxBytes == 0 {
+		s.wb.maxBytes = DefaultWriteBackBytes
+	}
+	if s.opts.WriteBackDelay == 0 {
+		s.opts.WriteBackDelay = DefaultWriteBackDelay
+	}
+	s.wb.mu.files = map[fileKey]*dirtyFile{}
+	s.wb.mu.errs = map[fileKey]error{}
+}
+
+// dirty returns the buffer of ino, or nil.
+func (s *Service) dirty(vol, ino uint64) *dirtyFile {
+	if s.wb.active.Load() == 0 {
+		return nil
+	}
+	s.wb.mu.Lock()
+	defer s.wb.mu.Unlock()
+	return s.wb.mu.files[fileKey{vol, ino}]
+}
+
+// overlayBegin starts a read of attributes that overlayApply will complete;
+// it returns whether there is anything to overlay. overlayEnd must follow.
+func (s *Service) overlayBegin() bool {
+	if s.wb.active.Load() == 0 {
+		// Every write acknowledged before now is stored; later ones are
+		// concurrent with the read.
+		return false
+	}
+	s.wb.attrMu.RLock()
+	return true
+}
+
+func (s *Service) overlayEnd(on bool) {
+	if on {
+		s.wb.attrMu.RUnlock()
+	}
+}
+
+// overlayApply adds the buffered writes of a.Ino to a.
+func (s *Service) overlayApply(vol uint64, a *Attr) {
+	if a.Type != TypeRegular {
+		return
+	}
+	s.wb.mu.Lock()
+	defer s.wb.mu.Unlock()
+	df := s.wb.mu.files[fileKey{vol, a.Ino}]
+	if df == nil {
+		return
+	}
+	a.Size = max(a.Size, df.pendingEnd, df.inflightEnd)
+	a.Change = max(a.Change, df.change)
+	if df.mtime.After(a.Mtime) {
+		a.Mtime = df.mtime
+	}
+	if df.mtime.After(a.Ctime) {
+		a.Ctime = df.mtime
+	}
+}
+
+// withBuffered returns a, read in a transaction that could not apply the
+// overlay, read again with it when writes may be buffered.
+func (f *FileSystem) withBuffered(ctx context.Context, a Attr) Attr {
+	if a.Type != TypeRegular || f.svc.wb.active.Load() == 0 {
+		return a
+	}
+	if b, err := f.GetAttr(ctx, a.Ino); err == nil {
+		return b
+	}
+	return a
+}
+
+// WriteUnstable writes p to ino at off like Write, but the data and the new
+// size need not be durable when it returns: Commit makes them so. Every
+// reader sees them at once. A service created with a negative
+// WriteBackBytes writes through (as Write).
+func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint64, p []byte) (Attr, error) {
+	const op = "write"
+	s := f.svc
+	if s.wb.maxBytes < 0 || len(p) == 0 {
+		return f.Write(ctx, c, ino, off, p)
+	}
+	if off+uint64(len(p)) > MaxFileSize || off+uint64(len(p)) < off {
+		return Attr{}, errorf(op, ino, FileTooBig, nil)
+	}
+	if err := f.spaceCheck(op, ino); err != nil {
+		return Attr{}, err
+	}
+	var a Attr
+	err := f.view(ctx, op, ino, func(r *reader) error {
+		n, err := r.inode(ino)
+		if err != nil {
+			return err
+		}
+		if err := mayData(c, n, MayWrite); err != nil {
+			return err
+		}
+		a = n.attr()
+		return nil
+	})
+	if err != nil {
+		return Attr{}, err
+	}
+	if c.UID != 0 && a.Mode&(ModeSetUID|ModeSetGID) != 0 {
+		// The write must clear setuid/setgid in the same commit: write
+		// through.
+		return f.Write(ctx, c, ino, off, p)
+	}
+	bs := f.rec.BlockSize
+	now := s.clock.Now().UTC()
+	s.wb.mu.Lock()
+	if s.wb.mu.closed {
+		s.wb.mu.Unlock()
+		return f.Write(ctx, c, ino, off, p)
+	}
+	k := fileKey{f.rec.Vol, ino}
+	df := s.wb.mu.files[k]
+	if df == nil {
+		df = &dirtyFile{f: f, ino: ino, pending: map[uint64]*dirtyBlock{}}
+		s.wb.mu.files[k] = df
+		s.wb.active.Add(1)
+	}
+	if len(df.pending) == 0 {
+		df.oldest = now
+	}
+	for _, br := range f.blocks(off, uint64(len(p))) {
+		b := df.pending[br.index]
+		if b == nil {
+			b = &dirtyBlock{}
+			df.pending[br.index] = b
+		}
+		src := p[br.index*uint64(bs)+br.lo-off : br.index*uint64(bs)+br.hi-off]
+		grown := b.add(uint32(br.lo), src, bs)
+		df.pendingBytes += grown
+		s.wb.mu.bytes += grown
+	}
+	df.pendingEnd = max(df.pendingEnd, off+uint64(len(p)))
+	df.change = max(df.change, a.Change) + 1
+	if now.After(df.mtime) {
+		df.mtime = now
+	}
+	a.Size = max(a.Size, df.pendingEnd, df.inflightEnd)
+	a.Change = df.change
+	a.Mtime, a.Ctime = df.mtime, df.mtime
+	over := s.wb.mu.bytes > s.wb.maxBytes
+	background := !over && !df.async && (df.pendingBytes >= writeBackChunk || s.wb.mu.bytes > s.wb.maxBytes/2)
+	if background {
+		df.async = true
+		s.wg.Add(1)
+	}
+	s.wb.mu.Unlock()
+
+	if background {
+		go func() {
+			defer s.wg.Done()
+			_ = s.flush(context.Background(), df, true) // a failure is kept for Commit
+		}()
+	}
+	if over {
+		// Too much is buffered: the writer stores its own file before it
+		// is answered, which bounds the buffers by the cap plus what the
+		// writers in flight add.
+		if err := s.flush(ctx, df, false); err != nil {
+			return Attr{}, wrap(op, ino, err)
+		}
+	}
+	return a, nil
+}
+
+// flushDirty stores the buffer of ino, if any. With report, it also returns
+// (once) the error of an earlier flush that failed, whose writes are lost.
+func (f *FileSystem) flushDirty(ctx context.Context, ino uint64, report bool) error {
+	s := f.svc
+	var err error
+	if df := s.dirty(f.rec.Vol, ino); df != nil {
+		err = s.flush(ctx, df, false)
+	}
+	if !report || s.wb.nerrs.Load() == 0 {
+		return err
+	}
+	s.wb.mu.Lock()
+	defer s.wb.mu.Unlock()
+	k := fileKey{f.rec.Vol, ino}
+	if earlier, ok := s.wb.mu.errs[k]; ok {
+		delete(s.wb.mu.errs, k)
+		s.wb.nerrs.Add(-1)
+		if err == nil {
+			err = earlier
+		}
+	}
+	return err
+}
+
+// flush stores what df holds now. background says the call is df's
+// background flush.
+func (s *Service) flush(ctx context.Context, df *dirtyFile, background bool) error {
+	df.flushMu.Lock()
+	defer df.flushMu.Unlock()
+	k := fileKey{df.f.rec.Vol, df.ino}
+	s.wb.mu.Lock()
+	if background {
+		df.async = false
+	}
+	blocks, freed, end, mtime, change := df.pending, df.pendingBytes, df.pendingEnd, df.mtime, df.change
+	df.pending, df.pendingBytes, df.pendingEnd = map[uint64]*dirtyBlock{}, 0, 0
+	df.inflightEnd = max(df.inflightEnd, end)
+	s.wb.mu.Unlock()
+
+	var err error
+	if len(blocks) > 0 {
+		// The buffer holds other callers' writes too: the caller going
+		// away must not lose them.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		err = df.f.storeDirty(sctx, df.ino, blocks, end, mtime, change)
+		cancel()
+	}
+
+	s.wb.attrMu.Lock()
+	s.wb.mu.Lock()
+	df.inflightEnd = 0
+	s.wb.mu.bytes -= freed
+	if _, had := s.wb.mu.errs[k]; err != nil && !IsCode(err, Stale) && !had && len(s.wb.mu.errs) < maxWriteBackErrors {
+		s.wb.mu.errs[k] = err
+		s.wb.nerrs.Add(1)
+	}
+	if len(df.pending) == 0 && !df.async && s.wb.mu.files[k] == df {
+		delete(s.wb.mu.files, k)
+		s.wb.active.Add(-1)
+	}
+	s.wb.mu.Unlock()
+	s.wb.attrMu.Unlock()
+	if IsCode(err, Stale) {
+		return nil // the file is gone, and its writes with it
+	}
+	return err
+}
+
+// flushOld stores the buffers older than the write-back delay, or all of
+// them.
+func (s *Service) flushOld(ctx context.Context, all bool) {
+	now := s.clock.Now()
+	var old []*dirtyFile
+	s.wb.mu.Lock()
+	for _, df := range s.wb.mu.files {
+		if len(df.pending) > 0 && (all || now.Sub(df.oldest) >= s.opts.WriteBackDelay) {
+			old = append(old, df)
+		}
+	}
+	s.wb.mu.Unlock()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, df := range old {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.flush(ctx, df, false); err != nil {
+				s.log.Warn("store buffered writes", "ino", df.ino, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// flusher stores buffers older than the write-back delay.
+func (s *Service) flusher() {
+	defer s.wg.Done()
+	t := time.NewTicker(max(s.opts.WriteBackDelay/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		s.flushOld(ctx, false)
+		cancel()
+	}
+}
+
+// closeWriteBack stores every buffer and makes later unstable writes write
+// through.
+func (s *Service) closeWriteBack() {
+	s.wb.mu.Lock()
+	s.wb.mu.closed = true
+	s.wb.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s.flushOld(ctx, true)
+}
+
+// storeDirty stores buffered blocks of ino through the durable path: sealed
+// objects first, then one metadata commit that points at them and sets the
+// size to at least end, the times to at least mtime and the change
+// attribute to at least change.
+func (f *FileSystem) storeDirty(ctx context.Context, ino uint64, blocks map[uint64]*dirtyBlock, end uint64, mtime time.Time, change uint64) error {
+	idx := make([]uint64, 0, len(blocks))
+	for i := range blocks {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	for attempt := 0; ; attempt++ {
+		err := f.storeDirtyOnce(ctx, ino, idx, blocks, end, mtime, change)
+		if (errors.Is(err, errRetry) || errors.Is(err, blob.ErrNotFound)) && attempt < maxFlushAttempts {
+			continue
+		}
+		return wrap("write", ino, err)
+	}
+}
+
+func (f *FileSystem) storeDirtyOnce(ctx context.Context, ino uint64, idx []uint64, blocks map[uint64]*dirtyBlock, end uint64, mtime time.Time, change uint64) error {
+	var key *kms.DataKey
+	recs := map[uint64][]byte{}
+	err := f.view(ctx, "write", ino, func(r *reader) error {
+		key = r.key
+		n, err := r.inode(ino)
+		if err != nil {
+			return err
+		}
+		if n.Type != TypeRegular {
+			return errorf("", ino, Invalid, errors.New("not a regular file"))
+		}
+		clear(recs)
+		if first, last := idx[0], idx[len(idx)-1]; last-first < uint64(2*len(idx)) {
+			recs, err = readBlockRecords(r.Reader, f.rec.Vol, ino, first, last)
+			return err
+		}
+		for _, i := range idx {
+			v, err := r.Get(meta.BlockKey(f.rec.Vol, ino, i))
+			if errors.Is(err, meta.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			recs[i] = v
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	bs := f.rec.BlockSize
+	stored := make([]newBlock, len(idx))
+	ranges := make([]blockRange, len(idx))
+	for i, index := range idx {
+		ranges[i] = blockRange{index: index}
+	}
+	err = f.parallel(ranges, func(i int, br blockRange) error {
+		b := blocks[br.index]
+		old := recs[br.index]
+		plain := b.buf
+		if !b.covers(bs, old) {
+			prev, err := f.loadBlock(ctx, key, ino, br.index, old)
+			if err != nil {
+				return err
+			}
+			plain = make([]byte, max(len(prev), len(b.buf)))
+			copy(plain, prev)
+			for _, r := range b.ranges {
+				copy(plain[r[0]:r[1]], b.buf[r[0]:r[1]])
+			}
+		}
+		// Without a stored block the gaps between ranges are zeros: buf
+		// was allocated zeroed and only ranges were copied in.
+		rec, err := f.svc.data.Save(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
+		stored[i] = newBlock{index: br.index, old: old, rec: rec}
+		return err
+	})
+	if err == nil {
+		err = f.update(ctx, "write", ino, func(t *txn) error {
+			n, err := t.inode(ino)
+			if err != nil {
+				return err
+			}
+			grown, err := t.putBlocks(ino, stored)
+			if err != nil {
+				return err
+			}
+			n.Size = max(n.Size, end)
+			n.SpaceUsed = uint64(int64(n.SpaceUsed) + grown)
+			if mtime.After(n.Mtime) {
+				n.Mtime = mtime
+			}
+			if mtime.After(n.Ctime) {
+				n.Ctime = mtime
+			}
+			n.Change = max(n.Change+1, change)
+			if err := t.putInode(n); err != nil {
+				return err
+			}
+			return t.addUsage(grown, 0)
+		})
+	}
+	if err != nil {
+		for _, b := range stored {
+			if b.rec.BlobKey != "" {
+				_ = f.svc.data.Delete(context.WithoutCancel(ctx), b.rec.BlobKey)
+			}
+		}
+		return err
+	}
+	if hasGarbage(stored) {
+		f.svc.kickCollector()
+	}
+	return nil
+}
