@@ -201,8 +201,8 @@ func (g *connGate) decide(ctx context.Context) (nfs.Access, error) {
 	a := g.a
 	ctl := a.s.control
 	fsID := g.conn.FileSystemID
-	viaMountTarget := !static(&g.conn)
-	if viaMountTarget {
+	isStatic := static(&g.conn)
+	if !isStatic {
 		mt, err := ctl.MountTarget(ctx, g.conn.MountTargetID)
 		if control.IsCode(err, control.MountTargetNotFound) {
 			return nfs.Access{}, nil
@@ -225,7 +225,7 @@ func (g *connGate) decide(ctx context.Context) (nfs.Access, error) {
 	if g.id.accessPointID != "" {
 		apARN = ctl.AccessPointARN(g.id.accessPointID)
 	}
-	allowed, err := g.evaluate(ctx, fsID, apARN, viaMountTarget)
+	allowed, err := g.evaluate(ctx, fsID, apARN, isStatic)
 	if err != nil {
 		return nfs.Access{}, err
 	}
@@ -250,15 +250,24 @@ func (g *connGate) decide(ctx context.Context) (nfs.Access, error) {
 // evaluate decides the three Client* actions for the connection's
 // principal with the file-system policy (EFS's default when there is none)
 // and the principal's identity policies, by the AWS evaluation logic.
-func (g *connGate) evaluate(ctx context.Context, fsID, apARN string, viaMountTarget bool) (map[string]bool, error) {
+//
+// A static export (config nfs.exports) counts as a mount target for
+// elasticfilesystem:AccessedViaMountTarget, as it is one in all but its
+// origin; a file system the control plane does not know is served there
+// without restriction.
+func (g *connGate) evaluate(ctx context.Context, fsID, apARN string, isStatic bool) (map[string]bool, error) {
 	a := g.a
 	ctl := a.s.control
 	doc, explicit, err := ctl.FileSystemPolicy(ctx, fsID)
 	switch {
-	case control.IsCode(err, control.FileSystemNotFound):
+	case control.IsCode(err, control.FileSystemNotFound) && isStatic:
 		// A static export of a file system the control plane does not
 		// know: nothing restricts it.
 		return map[string]bool{iam.ActionClientMount: true, iam.ActionClientWrite: true, iam.ActionClientRootAccess: true}, nil
+	case control.IsCode(err, control.FileSystemNotFound):
+		// A mount target of a file system that is gone: nothing is
+		// allowed.
+		return map[string]bool{}, nil
 	case err != nil:
 		return nil, err
 	case !explicit:
@@ -292,7 +301,7 @@ func (g *connGate) evaluate(ctx context.Context, fsID, apARN string, viaMountTar
 	cond := map[string][]string{
 		iam.KeySecureTransport:        {strconv.FormatBool(g.conn.TLS)},
 		iam.KeySourceIP:               {g.conn.Remote.Addr().String()},
-		iam.KeyAccessedViaMountTarget: {strconv.FormatBool(viaMountTarget)},
+		iam.KeyAccessedViaMountTarget: {"true"},
 		iam.KeyCurrentTime:            {now.Format(time.RFC3339)},
 		iam.KeyEpochTime:              {strconv.FormatInt(now.Unix(), 10)},
 	}

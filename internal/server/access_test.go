@@ -363,3 +363,21 @@ func TestNFSIAMIdentityAndAccessPoints(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, nfsv4.NFS4ERR_ACCESS, status(t, c, nfstest.PutRootFH()))
 }
+
+func TestNFSStaticExportOfAControlledFileSystem(t *testing.T) {
+	ctx := context.Background()
+	e := newAccessEnv(t)
+	addr, err := e.s.NFS().AddListener(ctx, "127.0.0.1:0", e.fsID, staticMountTargetPrefix+"dev")
+	require.NoError(t, err)
+	tr, err := nfstest.Dial(ctx, addr.String(), rpc.Credentials{Flavor: rpc.AuthSys})
+	require.NoError(t, err)
+	t.Cleanup(func() { tr.Close() })
+	c := nfstest.New(tr, 1, "static-client")
+	require.NoError(t, c.Mount(ctx))
+	// No policy: EFS's default allows clients of mount targets, and a
+	// static export is one.
+	require.Equal(t, nfsv4.NFS4_OK, status(t, c, nfstest.PutRootFH(), nfstest.Mkdir("from-static", 0o755)))
+	// Its file system's policy applies there too.
+	e.putPolicy(policy(allowMount, allowRoot))
+	eventually(t, c, nfsv4.NFS4ERR_ACCESS, nfstest.PutRootFH(), nfstest.Mkdir("read-only", 0o755))
+}
