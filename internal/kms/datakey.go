@@ -118,6 +118,18 @@ func (k *DataKey) Seal(dst, aad, plaintext []byte) ([]byte, error) {
 // appending the plaintext to dst. Any mismatch yields an error wrapping
 // ErrCorrupt; no unauthenticated byte is ever returned.
 func (k *DataKey) Open(dst, aad, envelope []byte) ([]byte, error) {
+	return k.open(dst, aad, envelope, false)
+}
+
+// OpenInPlace is Open with the plaintext written over the envelope's
+// ciphertext instead of into a new buffer: the result aliases envelope, which
+// the caller must own and must not use otherwise afterwards, whether or not
+// OpenInPlace succeeds.
+func (k *DataKey) OpenInPlace(aad, envelope []byte) ([]byte, error) {
+	return k.open(nil, aad, envelope, true)
+}
+
+func (k *DataKey) open(dst, aad, envelope []byte, inPlace bool) ([]byte, error) {
 	if len(envelope) < EnvelopeOverhead {
 		return nil, fmt.Errorf("%w: envelope of %d bytes is too short", ErrCorrupt, len(envelope))
 	}
@@ -130,6 +142,10 @@ func (k *DataKey) Open(dst, aad, envelope []byte) ([]byte, error) {
 	g, err := k.aead(envelope[5 : 5+saltBytes])
 	if err != nil {
 		return nil, err
+	}
+	if inPlace {
+		// crypto/cipher: ciphertext[:0] as dst reuses its storage.
+		dst = envelope[headerBytes:headerBytes]
 	}
 	out, err := g.Open(dst, envelope[5+saltBytes:headerBytes], envelope[headerBytes:], fullAAD(envelope[:5], aad))
 	if err != nil {

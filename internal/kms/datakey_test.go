@@ -107,6 +107,26 @@ func TestDataKeySealOpen(t *testing.T) {
 	})
 }
 
+func TestDataKeyOpenInPlace(t *testing.T) {
+	k := testDataKey(t, 1, 1)
+	plain := bytes.Repeat([]byte("in place "), 1000)
+	env, err := k.Seal(nil, []byte("aad"), plain)
+	require.NoError(t, err)
+
+	got, err := k.OpenInPlace([]byte("aad"), bytes.Clone(env))
+	require.NoError(t, err)
+	require.Equal(t, plain, got)
+
+	_, err = k.OpenInPlace([]byte("other"), bytes.Clone(env))
+	require.ErrorIs(t, err, ErrCorrupt)
+	bad := bytes.Clone(env)
+	bad[len(bad)/2] ^= 1
+	_, err = k.OpenInPlace([]byte("aad"), bad)
+	require.ErrorIs(t, err, ErrCorrupt)
+	_, err = k.OpenInPlace([]byte("aad"), env[:EnvelopeOverhead-1])
+	require.ErrorIs(t, err, ErrCorrupt)
+}
+
 func TestDataKeyNameKey(t *testing.T) {
 	k := testDataKey(t, 1, 1)
 	a := k.NameKey(7, "report.pdf")
