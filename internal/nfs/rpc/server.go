@@ -280,6 +280,8 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn, tmpl Conn, log *slog.
 		info:     &info,
 		cancel:   cancel,
 		inflight: make(chan struct{}, s.opts.MaxInFlight),
+		work:     make(chan []byte),
+		done:     make(chan struct{}),
 		log:      log.With("conn_id", info.ID, "remote", info.Remote.String()),
 	}
 	c.base = context.WithValue(ctx, disconnectKey{}, cancel)
