@@ -5,7 +5,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"path/filepath"
-	"sync/atomic"
+	"sync"
 	"testing"
 
 	"github.com/buildbarn/go-xdr/pkg/protocols/nfsv4"
@@ -93,27 +93,33 @@ func newNFSRig(b *testing.B, fileBytes int) []*nfsClient {
 	return clients
 }
 
-// runNFS runs op on every client concurrently for b.N operations in all.
-func runNFS(b *testing.B, clients []*nfsClient, op func(n *nfsClient) error) {
-	var next atomic.Int64
-	b.SetParallelism((nfsConns + 1) / 2)
+// runNFS runs b.N operations, split evenly over the clients, each client on
+// its own goroutine.
+func runNFS(b *testing.B, clients []*nfsClient, op func(i int, n *nfsClient) error) {
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		n := clients[int(next.Add(1)-1)%len(clients)]
-		for pb.Next() {
-			if err := op(n); err != nil {
-				b.Error(err)
-				return
-			}
+	var wg sync.WaitGroup
+	for i, n := range clients {
+		count := b.N / len(clients)
+		if i < b.N%len(clients) {
+			count++
 		}
-	})
+		wg.Go(func() {
+			for range count {
+				if err := op(i, n); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // BenchmarkNFSStat: LOOKUP + GETATTR of a file, as shelf bench's stat row,
 // over TCP from nfsConns connections.
 func BenchmarkNFSStat(b *testing.B) {
 	clients := newNFSRig(b, 4096)
-	runNFS(b, clients, func(n *nfsClient) error {
+	runNFS(b, clients, func(i int, n *nfsClient) error {
 		_, err := n.call(nfstest.PutFH(n.dir), nfstest.Lookup("data"),
 			nfstest.GetAttr(nfsv4.FATTR4_TYPE, nfsv4.FATTR4_SIZE, nfsv4.FATTR4_MODE, nfsv4.FATTR4_TIME_MODIFY))
 		return err
@@ -127,9 +133,33 @@ func BenchmarkNFSRandRead4K(b *testing.B) {
 	const fileBytes = 24 << 20
 	clients := newNFSRig(b, fileBytes)
 	b.SetBytes(4096)
-	runNFS(b, clients, func(n *nfsClient) error {
+	runNFS(b, clients, func(i int, n *nfsClient) error {
 		off := n.rng.Uint64N(fileBytes/4096) * 4096
 		_, err := n.call(nfstest.PutFH(n.file), nfstest.Read(n.sid, off, 4096))
+		return err
+	})
+}
+
+// BenchmarkNFSRemove: REMOVE of empty files, as shelf bench's delete row
+// (each connection removes b.N/nfsConns files of its own directory, created
+// beforehand).
+func BenchmarkNFSRemove(b *testing.B) {
+	clients := newNFSRig(b, 4096)
+	per := (b.N + nfsConns - 1) / nfsConns
+	for _, n := range clients {
+		for i := range per {
+			res := n.do(b, nfstest.PutFH(n.dir), nfstest.Open(0, n.c.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_BOTH,
+				nfstest.ClaimNull(fmt.Sprintf("f%d", i)), nfstest.Unchecked(0o644)))
+			open, _ := nfstest.Find[*nfsv4.NfsResop4_OP_OPEN](res)
+			n.do(b, nfstest.PutFH(n.dir), nfstest.Lookup(fmt.Sprintf("f%d", i)),
+				nfstest.Close(0, open.Opopen.(*nfsv4.Open4res_NFS4_OK).Resok4.Stateid))
+		}
+	}
+	next := make([]int, len(clients))
+	runNFS(b, clients, func(i int, n *nfsClient) error {
+		name := fmt.Sprintf("f%d", next[i])
+		next[i]++
+		_, err := n.call(nfstest.PutFH(n.dir), nfstest.Remove(name))
 		return err
 	})
 }
