@@ -54,15 +54,8 @@ type conn struct {
 	// inflight holds a token per call that has been read and not yet
 	// answered (Options.MaxInFlight).
 	inflight chan struct{}
-	// calls counts the calls being handled.
+	// calls counts the calls being handled (on the server's workers).
 	calls sync.WaitGroup
-	// work hands a call's record to an idle worker (unbuffered: a send
-	// succeeds only if one is waiting); workers counts the worker
-	// goroutines, which stop when done is closed or after workerIdle
-	// without a call.
-	work    chan []byte
-	done    chan struct{}
-	workers sync.WaitGroup
 
 	// wmu serialises replies: each is one Write of a whole record.
 	wmu sync.Mutex
@@ -141,45 +134,13 @@ func (c *conn) serve() {
 			continue
 		}
 		c.calls.Add(1)
-		select {
-		case c.work <- rec:
-		default:
-			c.workers.Add(1)
-			go c.worker(rec)
-		}
+		c.s.workers.run(func() { c.run(rec) })
 	}
 	if !clean {
 		c.cancel()
 	}
 	c.calls.Wait()
-	close(c.done)
-	c.workers.Wait()
 	c.log.Debug("rpc: connection closed")
-}
-
-// workerIdle is how long a worker waits for another call of its connection
-// before it ends.
-const workerIdle = 2 * time.Second
-
-// worker handles rec, then the calls it is handed on c.work, until the
-// connection ends or it has been idle for workerIdle. Reusing goroutines
-// keeps the stack a call has grown (a COMPOUND through fs and the store needs
-// tens of KiB) rather than growing a fresh one by copying for every call.
-func (c *conn) worker(rec []byte) {
-	defer c.workers.Done()
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		c.run(rec)
-		idle.Reset(workerIdle)
-		select {
-		case rec = <-c.work:
-		case <-idle.C:
-			return
-		case <-c.done:
-			return
-		}
-	}
 }
 
 // run handles one call and releases its in-flight token.
