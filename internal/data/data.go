@@ -263,7 +263,15 @@ func (s *Store) load(ctx context.Context, key *kms.DataKey, a Addr, r *Record) (
 			return nil, fmt.Errorf("%w: block %d of inode %d is not the version its record names", ErrCorrupt, a.Index, a.Ino)
 		}
 		var err error
-		if plain, err = key.Open(nil, a.aad(), stored); err != nil {
+		if r.BlobKey != "" {
+			// The object's bytes are ours (blob.Store.Get): open them
+			// where they are rather than into a second block-sized
+			// buffer. Inline bytes belong to the record.
+			plain, err = key.OpenInPlace(a.aad(), stored)
+		} else {
+			plain, err = key.Open(nil, a.aad(), stored)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: block %d of inode %d: %v", ErrCorrupt, a.Index, a.Ino, err)
 		}
 	default:

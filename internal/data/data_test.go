@@ -158,3 +158,32 @@ func BenchmarkSave(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLoadMiss measures loading a full block that is not in the cache
+// (memblob: no I/O), as a random read of a large file mostly does.
+func BenchmarkLoadMiss(b *testing.B) {
+	ctx := context.Background()
+	p := make([]byte, data.DefaultBlockSize)
+	_, _ = rand.Read(p)
+	for _, enc := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "encrypted"}[enc], func(b *testing.B) {
+			s := data.New(memblob.New(), data.Options{CacheBytes: -1})
+			var key *kms.DataKey
+			if enc {
+				key = testKey(b, 1)
+			}
+			a := data.Addr{Vol: 1, Ino: 2, Index: 3}
+			rec, err := s.Save(ctx, key, a, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Load(ctx, key, a, &rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

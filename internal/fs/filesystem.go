@@ -107,6 +107,9 @@ type txn struct {
 	f   *FileSystem
 	key *kms.DataKey
 	now time.Time
+	// orphaned is set when the transaction left an orphan inode for the
+	// collector to reclaim.
+	orphaned bool
 }
 
 // reader is the read-only half of txn, for View.

@@ -412,7 +412,7 @@ func (f *FileSystem) remove(ctx context.Context, op string, c *Caller, dir uint6
 	if err := validName(op, dir, name); err != nil {
 		return err
 	}
-	reaped := false
+	orphaned := false
 	err := f.update(ctx, op, dir, func(t *txn) error {
 		d, err := t.inode(dir)
 		if err != nil {
@@ -451,10 +451,10 @@ func (f *FileSystem) remove(ctx context.Context, op string, c *Caller, dir uint6
 		if err := t.unlinkInode(d, n); err != nil {
 			return err
 		}
-		reaped = n.Nlink == 0 && n.Type == TypeRegular
+		orphaned = t.orphaned
 		return t.putInode(d)
 	})
-	if err == nil && reaped {
+	if err == nil && orphaned {
 		f.svc.kickCollector()
 	}
 	return err
@@ -501,6 +501,7 @@ func (t *txn) freeInode(n *inode) error {
 			if err := t.putInode(n); err != nil {
 				return err
 			}
+			t.orphaned = true
 			return t.Set(meta.OrphanKey(vol, n.Ino), nil)
 		}
 	}
@@ -565,7 +566,7 @@ func (f *FileSystem) Rename(ctx context.Context, c *Caller, srcDir uint64, srcNa
 	if err := validName(op, dstDir, dstName); err != nil {
 		return err
 	}
-	reaped := false
+	orphaned := false
 	err := f.update(ctx, op, srcDir, func(t *txn) error {
 		sd, err := t.inode(srcDir)
 		if err != nil {
@@ -647,7 +648,7 @@ func (f *FileSystem) Rename(ctx context.Context, c *Caller, srcDir uint64, srcNa
 			if err := t.unlinkInode(dd, dst); err != nil {
 				return err
 			}
-			reaped = dst.Nlink == 0 && dst.Type == TypeRegular
+			orphaned = t.orphaned
 		}
 		if err := t.removeEntry(sd, srcName, se); err != nil {
 			return err
@@ -674,7 +675,7 @@ func (f *FileSystem) Rename(ctx context.Context, c *Caller, srcDir uint64, srcNa
 		}
 		return nil
 	})
-	if err == nil && reaped {
+	if err == nil && orphaned {
 		f.svc.kickCollector()
 	}
 	return err

@@ -9,6 +9,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"sync"
 )
 
 // ErrCorrupt is returned (wrapped) by DataKey.Open when a sealed envelope is
@@ -40,6 +43,12 @@ type DataKey struct {
 	id      uint32
 	sealKey [32]byte // derives per-envelope keys
 	nameKey [32]byte // keys the hash of directory-entry names
+
+	// sealMACs and nameMACs pool HMAC-SHA256 states keyed with sealKey and
+	// nameKey: hmac.New hashes the key pads each time, a Reset restores
+	// them from the saved state. This is most of the cost of opening a
+	// small envelope or hashing a name.
+	sealMACs, nameMACs sync.Pool // of hash.Hash
 }
 
 // NewDataKey builds a DataKey from 32 bytes of key material. id names the key
@@ -51,6 +60,8 @@ func NewDataKey(id uint32, material []byte) (*DataKey, error) {
 	k := &DataKey{id: id}
 	copy(k.sealKey[:], hkdfExpand(material, "shelf data key v1: seal"))
 	copy(k.nameKey[:], hkdfExpand(material, "shelf data key v1: names"))
+	k.sealMACs.New = func() any { return hmac.New(sha256.New, k.sealKey[:]) }
+	k.nameMACs.New = func() any { return hmac.New(sha256.New, k.nameKey[:]) }
 	return k, nil
 }
 
@@ -64,10 +75,22 @@ func hkdfExpand(prk []byte, info string) []byte {
 	return m.Sum(nil)
 }
 
+// mac runs fn on an HMAC-SHA256 state from pool, reset to its key.
+func mac(pool *sync.Pool, fn func(m hash.Hash)) {
+	m := pool.Get().(hash.Hash)
+	m.Reset()
+	fn(m)
+	pool.Put(m)
+}
+
 func (k *DataKey) aead(salt []byte) (cipher.AEAD, error) {
-	m := hmac.New(sha256.New, k.sealKey[:])
-	m.Write(salt)
-	block, err := aes.NewCipher(m.Sum(nil))
+	var sum [sha256.Size]byte
+	mac(&k.sealMACs, func(m hash.Hash) {
+		m.Write(salt)
+		m.Sum(sum[:0])
+	})
+	block, err := aes.NewCipher(sum[:])
+	clear(sum[:])
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +118,18 @@ func (k *DataKey) Seal(dst, aad, plaintext []byte) ([]byte, error) {
 // appending the plaintext to dst. Any mismatch yields an error wrapping
 // ErrCorrupt; no unauthenticated byte is ever returned.
 func (k *DataKey) Open(dst, aad, envelope []byte) ([]byte, error) {
+	return k.open(dst, aad, envelope, false)
+}
+
+// OpenInPlace is Open with the plaintext written over the envelope's
+// ciphertext instead of into a new buffer: the result aliases envelope, which
+// the caller must own and must not use otherwise afterwards, whether or not
+// OpenInPlace succeeds.
+func (k *DataKey) OpenInPlace(aad, envelope []byte) ([]byte, error) {
+	return k.open(nil, aad, envelope, true)
+}
+
+func (k *DataKey) open(dst, aad, envelope []byte, inPlace bool) ([]byte, error) {
 	if len(envelope) < EnvelopeOverhead {
 		return nil, fmt.Errorf("%w: envelope of %d bytes is too short", ErrCorrupt, len(envelope))
 	}
@@ -107,6 +142,10 @@ func (k *DataKey) Open(dst, aad, envelope []byte) ([]byte, error) {
 	g, err := k.aead(envelope[5 : 5+saltBytes])
 	if err != nil {
 		return nil, err
+	}
+	if inPlace {
+		// crypto/cipher: ciphertext[:0] as dst reuses its storage.
+		dst = envelope[headerBytes:headerBytes]
 	}
 	out, err := g.Open(dst, envelope[5+saltBytes:headerBytes], envelope[headerBytes:], fullAAD(envelope[:5], aad))
 	if err != nil {
@@ -133,10 +172,13 @@ func fullAAD(header, aad []byte) []byte {
 // encrypted file systems can be found by point lookups without storing the
 // name in the clear. dir scopes the hash to one directory.
 func (k *DataKey) NameKey(dir uint64, name string) []byte {
-	m := hmac.New(sha256.New, k.nameKey[:])
 	var d [8]byte
 	binary.BigEndian.PutUint64(d[:], dir)
-	m.Write(d[:])
-	m.Write([]byte(name))
-	return m.Sum(nil)[:16]
+	out := make([]byte, 0, sha256.Size)
+	mac(&k.nameMACs, func(m hash.Hash) {
+		m.Write(d[:])
+		io.WriteString(m, name)
+		out = m.Sum(out)
+	})
+	return out[:16]
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"hash"
+	"sync"
 
 	"github.com/buildbarn/go-xdr/pkg/protocols/nfsv4"
 
@@ -52,13 +54,23 @@ type fileHandle struct {
 // handleCodec encodes and verifies file handles with one MAC key.
 type handleCodec struct {
 	key []byte
+	// macs pools HMAC-SHA256 states keyed with key: hmac.New hashes the
+	// key pads every time, a Reset restores them.
+	macs sync.Pool // of hash.Hash
 }
 
 func (h *handleCodec) mac(body []byte) []byte {
-	m := hmac.New(sha256.New, h.key)
+	m, _ := h.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, h.key)
+	} else {
+		m.Reset()
+	}
 	m.Write(handleMACLabel)
 	m.Write(body)
-	return m.Sum(nil)[:handleMACBytes]
+	sum := m.Sum(make([]byte, 0, sha256.Size))
+	h.macs.Put(m)
+	return sum[:handleMACBytes]
 }
 
 // encode returns the wire form of a handle for ino in file system fsID.

@@ -293,11 +293,15 @@ func TestNFSIAMIdentityAndAccessPoints(t *testing.T) {
 	require.Equal(t, nfsv4.NFS4_OK, status(t, c, nfstest.PutRootFH(), nfstest.GetAttr(nfsv4.FATTR4_MODE)))
 
 	// Certificates that fail verification end the connection.
+	wrongSecret := "x" + secret[1:]
+	if wrongSecret == secret {
+		wrongSecret = "y" + secret[1:]
+	}
 	for name, bad := range map[string]tls.Certificate{
 		"other file system": clientCert(t, "fs-99999999", "", alice, now),
 		"expired":           clientCert(t, e.fsID, "", alice, now.Add(-48*time.Hour)),
 		"unknown key":       clientCert(t, e.fsID, "", &efscert.AWSCredentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: secret}, now),
-		"wrong secret":      clientCert(t, e.fsID, "", &efscert.AWSCredentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: "x" + secret[1:]}, now),
+		"wrong secret":      clientCert(t, e.fsID, "", &efscert.AWSCredentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: wrongSecret}, now),
 	} {
 		_, err := e.tlsClient(&bad, 0, 0)
 		require.Error(t, err, name)

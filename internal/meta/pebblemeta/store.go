@@ -16,7 +16,8 @@
 // View must not let a caller observe non-durable state, so the store numbers
 // applied batches (applied, bumped under the writer lock before the batch is
 // handed to Pebble) and tracks the highest synced number (synced). A View
-// reads applied after taking its snapshot and, after fn, waits until synced
+// reads applied after opening its view (an iterator, which reads the state of
+// its creation) and, after fn, waits until synced
 // has reached it. Batches reach the WAL in the order of their numbers and a
 // WAL sync covers everything written before it (a WAL is synced when it is
 // rotated out), so synced >= n means every batch up to n is durable.
@@ -337,9 +338,10 @@ func (s *Store) waitDurable(ctx context.Context, n uint64) error {
 	}
 }
 
-// View implements meta.Store. fn reads a pebble snapshot; when it returns,
-// View waits until everything the snapshot could contain is synced (at most
-// one WAL sync), so a caller never observes a write that a crash could undo.
+// View implements meta.Store. fn reads one state of the database (an
+// iterView); when it returns, View waits until everything that state could
+// contain is synced (at most one WAL sync), so a caller never observes a
+// write that a crash could undo.
 func (s *Store) View(ctx context.Context, fn func(meta.Reader) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -351,17 +353,20 @@ func (s *Store) View(ctx context.Context, fn func(meta.Reader) error) error {
 	if err := s.failure(); err != nil {
 		return err
 	}
-	snap := s.db.NewSnapshot()
-	// Read applied after the snapshot exists: every batch the snapshot can
-	// see was numbered before it became visible.
+	view, err := newIterView(s.db)
+	if err != nil {
+		return translate("view", err)
+	}
+	// Read applied after the view exists: every batch the view can see was
+	// numbered before it became visible.
 	visible := s.applied.Load()
-	r := &reader{src: snap}
-	err := func() error {
+	r := &reader{src: view}
+	err = func() error {
 		defer r.end()
 		return fn(r)
 	}()
-	if cerr := snap.Close(); cerr != nil && err == nil {
-		return translate("close snapshot", cerr)
+	if cerr := view.Close(); cerr != nil && err == nil {
+		return translate("close view", cerr)
 	}
 	if err != nil {
 		// fn's error may rest on what it read: wait all the same, and

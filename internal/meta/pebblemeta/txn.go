@@ -1,6 +1,7 @@
 package pebblemeta
 
 import (
+	"bytes"
 	"errors"
 	"io"
 
@@ -16,12 +17,62 @@ var errTxnEnded = errors.New("pebblemeta: transaction used after it ended")
 // errWriteInScan is returned by Set and Delete called from a Scan callback.
 var errWriteInScan = errors.New("pebblemeta: write inside a Scan callback")
 
-// source is what a reader reads: a *pebble.Snapshot for View, an indexed
+// source is what a reader reads: an iterView for View, an indexed
 // *pebble.Batch (the database plus the batch's own writes) for Update.
 type source interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
 }
+
+// iterView reads the state of the database when its iterator was created:
+// a pebble iterator reads one state (its sequence number, memtables and
+// sstables), and its clones read the same one ("Clone ... if they need
+// multiple iterators that need to see exactly the same underlying state of
+// the DB", pebble iterator.go). Unlike a pebble.Snapshot it takes no lock
+// on the database, and closing it does not make pebble look for
+// compactions, which a snapshot's Close does whenever it was the oldest.
+type iterView struct {
+	it *pebble.Iterator // unbounded; positioned by Get only
+}
+
+func newIterView(db *pebble.DB) (*iterView, error) {
+	it, err := db.NewIter(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &iterView{it: it}, nil
+}
+
+// Get returns the value of key. The value is valid until the next Get.
+func (v *iterView) Get(key []byte) ([]byte, io.Closer, error) {
+	// The default comparer's prefix of a key is the whole key, so this is
+	// a point lookup that consults the bloom filters.
+	if !v.it.SeekPrefixGE(key) || !bytes.Equal(v.it.Key(), key) {
+		if err := v.it.Error(); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, pebble.ErrNotFound
+	}
+	val, err := v.it.ValueAndErr()
+	if err != nil {
+		return nil, nil, err
+	}
+	return val, noopCloser{}, nil
+}
+
+// NewIter returns an iterator over the same state with options o.
+func (v *iterView) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
+	if o == nil {
+		o = &pebble.IterOptions{}
+	}
+	return v.it.Clone(pebble.CloneOptions{IterOptions: o})
+}
+
+func (v *iterView) Close() error { return v.it.Close() }
+
+type noopCloser struct{}
+
+func (noopCloser) Close() error { return nil }
 
 // reader implements meta.Reader. It is used by one goroutine at a time.
 type reader struct {

@@ -54,7 +54,7 @@ type conn struct {
 	// inflight holds a token per call that has been read and not yet
 	// answered (Options.MaxInFlight).
 	inflight chan struct{}
-	// calls counts the goroutines handling calls.
+	// calls counts the calls being handled (on the server's workers).
 	calls sync.WaitGroup
 
 	// wmu serialises replies: each is one Write of a whole record.
@@ -134,17 +134,20 @@ func (c *conn) serve() {
 			continue
 		}
 		c.calls.Add(1)
-		go func() {
-			defer c.calls.Done()
-			defer func() { <-c.inflight }()
-			c.handle(rec)
-		}()
+		c.s.workers.run(func() { c.run(rec) })
 	}
 	if !clean {
 		c.cancel()
 	}
 	c.calls.Wait()
 	c.log.Debug("rpc: connection closed")
+}
+
+// run handles one call and releases its in-flight token.
+func (c *conn) run(rec []byte) {
+	defer c.calls.Done()
+	defer func() { <-c.inflight }()
+	c.handle(rec)
 }
 
 // handle decodes one record's call header (RFC 5531 §9) and answers it,

@@ -109,6 +109,9 @@ type Server struct {
 	}
 	// conns counts connection goroutines, so that Close can wait for them.
 	conns sync.WaitGroup
+	// workers runs the calls of all connections.
+	workers  *workerPool
+	stopOnce sync.Once
 
 	stats struct {
 		refused, tlsRefused, tlsFailed, tlsConns, startTLS atomic.Uint64
@@ -154,7 +157,7 @@ func NewServer(programs map[uint32]Program, opts Options) *Server {
 	if opts.HandshakeTimeout <= 0 {
 		opts.HandshakeTimeout = DefaultHandshakeTimeout
 	}
-	s := &Server{programs: programs, opts: opts, log: opts.Logger}
+	s := &Server{programs: programs, opts: opts, log: opts.Logger, workers: newWorkerPool()}
 	s.mu.serves = make(map[*serveState]struct{})
 	s.mu.conns = make(map[*conn]struct{})
 	return s
@@ -316,6 +319,8 @@ func (s *Server) Close() error {
 		cancel()
 	}
 	s.conns.Wait()
+	// No connection is left to start a call.
+	s.stopOnce.Do(s.workers.stop)
 	return nil
 }
 

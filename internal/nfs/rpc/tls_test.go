@@ -196,6 +196,9 @@ func TestTLSGarbageHandshake(t *testing.T) {
 	_, err := c.Write([]byte{0x16, 0x03, 0x01, 0x01, 0x00})
 	require.NoError(t, err)
 	requireClosedOrReset(t, c)
+	// The handshake's context closes the connection before the failed
+	// handshake returns and is counted.
+	require.Eventually(t, func() bool { return h.srv.Stats().TLSHandshakeFailures == 3 }, 10*time.Second, time.Millisecond)
 	require.Equal(t, uint64(3), h.srv.Stats().TLSHandshakeFailures)
 
 	// Garbage after a good handshake is garbage inside TLS: the
