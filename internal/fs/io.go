@@ -290,19 +290,29 @@ func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []
 			return t.addUsage(grown, 0)
 		})
 	}
+	if err := f.settleBlocks(ctx, blocks, err); err != nil {
+		return Attr{}, err
+	}
+	return a, nil
+}
+
+// settleBlocks finishes storing new block versions after the metadata
+// transaction that was to point at them: if it failed (err), the new
+// objects were never referenced and are dropped now; if it committed, the
+// collector is woken for the versions they replaced. It returns err.
+func (f *FileSystem) settleBlocks(ctx context.Context, blocks []newBlock, err error) error {
 	if err != nil {
-		// The new objects were never referenced: drop them now.
 		for _, b := range blocks {
 			if b.rec.BlobKey != "" {
 				_ = f.svc.data.Delete(context.WithoutCancel(ctx), b.rec.BlobKey)
 			}
 		}
-		return Attr{}, err
+		return err
 	}
 	if hasGarbage(blocks) {
 		f.svc.kickCollector()
 	}
-	return a, nil
+	return nil
 }
 
 // putBlocks points the records of blocks at their new versions, after

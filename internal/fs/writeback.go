@@ -561,16 +561,5 @@ func (f *FileSystem) storeDirtyOnce(ctx context.Context, ino uint64, idx []uint6
 			return t.addUsage(grown, 0)
 		})
 	}
-	if err != nil {
-		for _, b := range stored {
-			if b.rec.BlobKey != "" {
-				_ = f.svc.data.Delete(context.WithoutCancel(ctx), b.rec.BlobKey)
-			}
-		}
-		return err
-	}
-	if hasGarbage(stored) {
-		f.svc.kickCollector()
-	}
-	return nil
+	return f.settleBlocks(ctx, stored, err)
 }
