@@ -206,18 +206,7 @@ func (c *compound) opLockU(a *nfsv4.Locku4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4
 	p := c.p
 	now := p.lock()
 	defer p.unlock()
-	var turn *ownerTurn
-	if o := p.ownerOfStateidLocked(c, a.LockStateid); o != nil {
-		rp, st := c.beginOwnerLocked(o, a.Seqid, nfsv4.OP_LOCKU)
-		if rp != nil {
-			return c.replayed(rp)
-		}
-		if st != nfsv4.NFS4_OK {
-			return fail(st)
-		}
-		turn = &ownerTurn{o: o, seqid: a.Seqid, op: nfsv4.OP_LOCKU}
-	}
-	r, st := func() (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
+	return c.inOwnerTurnLocked(a.LockStateid, a.Seqid, nfsv4.OP_LOCKU, func() (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
 		fh, st := c.lockFile()
 		if st != nfsv4.NFS4_OK {
 			return fail(st)
@@ -246,11 +235,7 @@ func (c *compound) opLockU(a *nfsv4.Locku4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4
 		sid = ls.stateid()
 		c.setCurrentStateid(sid)
 		return &nfsv4.NfsResop4_OP_LOCKU{Oplocku: &nfsv4.Locku4res_NFS4_OK{LockStateid: sid}}, nfsv4.NFS4_OK
-	}()
-	if turn != nil {
-		c.endOwnerLocked(*turn, r, st)
-	}
-	return r, st
+	})
 }
 
 func (c *compound) opReleaseLockOwner(a *nfsv4.ReleaseLockowner4args) nfsv4.Nfsstat4 {

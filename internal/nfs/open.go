@@ -432,6 +432,28 @@ func (p *Program) ownerOfStateidLocked(c *compound, sid nfsv4.Stateid4) *stateOw
 	return nil
 }
 
+// inOwnerTurnLocked runs body as an operation of the NFSv4.0 owner of sid,
+// under its seqid rules (RFC 7530 §9.1.7): a retransmission gets the reply
+// recorded for it, a seqid out of order fails, and body's result is
+// recorded as the owner's last reply. Without an owner (NFSv4.1, or a
+// stateid of no known owner, which body then refuses) body just runs.
+func (c *compound) inOwnerTurnLocked(sid nfsv4.Stateid4, seqid uint32, op nfsv4.NfsOpnum4, body func() (nfsv4.NfsResop4, nfsv4.Nfsstat4)) (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
+	o := c.p.ownerOfStateidLocked(c, sid)
+	if o == nil {
+		return body()
+	}
+	rp, st := c.beginOwnerLocked(o, seqid, op)
+	if rp != nil {
+		return c.replayed(rp)
+	}
+	if st != nfsv4.NFS4_OK {
+		return errorResult(op, st), st
+	}
+	r, st := body()
+	c.endOwnerLocked(ownerTurn{o: o, seqid: seqid, op: op}, r, st)
+	return r, st
+}
+
 func (c *compound) opOpenDowngrade(a *nfsv4.OpenDowngrade4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
 	fail := func(st nfsv4.Nfsstat4) (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
 		return errorResult(nfsv4.OP_OPEN_DOWNGRADE, st), st
@@ -439,18 +461,7 @@ func (c *compound) opOpenDowngrade(a *nfsv4.OpenDowngrade4args) (nfsv4.NfsResop4
 	p := c.p
 	now := p.lock()
 	defer p.unlock()
-	var turn *ownerTurn
-	if o := p.ownerOfStateidLocked(c, a.OpenStateid); o != nil {
-		rp, st := c.beginOwnerLocked(o, a.Seqid, nfsv4.OP_OPEN_DOWNGRADE)
-		if rp != nil {
-			return c.replayed(rp)
-		}
-		if st != nfsv4.NFS4_OK {
-			return fail(st)
-		}
-		turn = &ownerTurn{o: o, seqid: a.Seqid, op: nfsv4.OP_OPEN_DOWNGRADE}
-	}
-	r, st := func() (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
+	return c.inOwnerTurnLocked(a.OpenStateid, a.Seqid, nfsv4.OP_OPEN_DOWNGRADE, func() (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
 		s, st := c.openStateLocked(a.OpenStateid)
 		if st != nfsv4.NFS4_OK {
 			return fail(st)
@@ -466,11 +477,7 @@ func (c *compound) opOpenDowngrade(a *nfsv4.OpenDowngrade4args) (nfsv4.NfsResop4
 		c.setCurrentStateid(sid)
 		return &nfsv4.NfsResop4_OP_OPEN_DOWNGRADE{OpopenDowngrade: &nfsv4.OpenDowngrade4res_NFS4_OK{
 			Resok4: nfsv4.OpenDowngrade4resok{OpenStateid: sid}}}, nfsv4.NFS4_OK
-	}()
-	if turn != nil {
-		c.endOwnerLocked(*turn, r, st)
-	}
-	return r, st
+	})
 }
 
 func (c *compound) opClose(a *nfsv4.Close4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
@@ -478,18 +485,7 @@ func (c *compound) opClose(a *nfsv4.Close4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4
 	p := c.p
 	now := p.lock()
 	defer p.unlock()
-	var turn *ownerTurn
-	if o := p.ownerOfStateidLocked(c, a.OpenStateid); o != nil {
-		rp, st := c.beginOwnerLocked(o, a.Seqid, nfsv4.OP_CLOSE)
-		if rp != nil {
-			return c.replayed(rp)
-		}
-		if st != nfsv4.NFS4_OK {
-			return fail(st)
-		}
-		turn = &ownerTurn{o: o, seqid: a.Seqid, op: nfsv4.OP_CLOSE}
-	}
-	r, st := func() (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
+	return c.inOwnerTurnLocked(a.OpenStateid, a.Seqid, nfsv4.OP_CLOSE, func() (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
 		s, st := c.openStateLocked(a.OpenStateid)
 		if st != nfsv4.NFS4_OK {
 			return fail(st)
@@ -502,11 +498,7 @@ func (c *compound) opClose(a *nfsv4.Close4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4
 		// The stateid is dead; knfsd and RFC 8881 §18.2.4 answer the
 		// invalid special stateid, which clients ignore.
 		return &nfsv4.NfsResop4_OP_CLOSE{Opclose: &nfsv4.Close4res_NFS4_OK{OpenStateid: invalidStateid}}, nfsv4.NFS4_OK
-	}()
-	if turn != nil {
-		c.endOwnerLocked(*turn, r, st)
-	}
-	return r, st
+	})
 }
 
 func (c *compound) opRead(a *nfsv4.Read4args) nfsv4.Read4res {
