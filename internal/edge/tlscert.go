@@ -16,6 +16,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/shelf-efs/shelf/internal/atomicfile"
 	"log/slog"
 	"math/big"
 	"net"
@@ -131,29 +132,9 @@ func selfSigned(listen string, now time.Time) (certPEM, keyPEM []byte, err error
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
 }
 
-// writeFileAtomic writes data to a temporary file in path's directory,
-// syncs it and renames it over path.
+// writeFileAtomic writes data to path whole or not at all.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("edge: write %s: %w", filepath.Base(path), err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := atomicfile.Write(path, data, mode); err != nil {
 		return fmt.Errorf("edge: write %s: %w", filepath.Base(path), err)
 	}
 	return nil

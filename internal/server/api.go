@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/shelf-efs/shelf/internal/api"
+	"github.com/shelf-efs/shelf/internal/atomicfile"
 	"github.com/shelf-efs/shelf/internal/audit"
 	"github.com/shelf-efs/shelf/internal/clock"
 	"github.com/shelf-efs/shelf/internal/config"
@@ -131,33 +132,12 @@ func writeRootCredentials(path, account, region, keyID, secret string) (bool, er
 			return false, nil
 		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".root-credentials-*")
-	if err != nil {
-		return false, fmt.Errorf("server: write root credentials: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(want)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := atomicfile.Write(path, want, 0o600); err != nil {
 		return false, fmt.Errorf("server: write root credentials: %w", err)
 	}
 	return true, nil
 }
 
-// vpcConfig turns the configured VPCs (validated by config.Validate) into
-// the control plane's form.
 // clientConfig converts network.clients (validated by config).
 func clientConfig(n config.Network) []control.ClientConfig {
 	var out []control.ClientConfig
@@ -167,6 +147,8 @@ func clientConfig(n config.Network) []control.ClientConfig {
 	return out
 }
 
+// vpcConfig turns the configured VPCs (validated by config.Validate) into
+// the control plane's form.
 func vpcConfig(n config.Network) []control.VPCConfig {
 	var out []control.VPCConfig
 	for _, v := range n.VPCs {

@@ -15,11 +15,11 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/shelf-efs/shelf/internal/atomicfile"
 	"github.com/shelf-efs/shelf/internal/meta"
 )
 
@@ -96,7 +96,7 @@ func (s *Server) openNFSCA(ctx context.Context) (*nfsCA, error) {
 		return nil, errors.New("server: nfs ca: stored key does not match the certificate")
 	}
 	ca := &nfsCA{cert: cert, key: key, region: s.cfg.Region, domain: s.cfg.NFS.TLS.Domain, leaves: map[string]*tls.Certificate{}}
-	if err := writeFileAtomic(filepath.Join(s.dataDir, CAFileName), ca.PEM(), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.dataDir, CAFileName), ca.PEM(), 0o644); err != nil {
 		return nil, fmt.Errorf("server: nfs ca: %w", err)
 	}
 	return ca, nil
@@ -233,30 +233,4 @@ func randomSerial() *big.Int {
 		panic(fmt.Sprintf("server: crypto/rand failed: %v", err)) // never happens on Linux
 	}
 	return n
-}
-
-// writeFileAtomic writes b to path through a temporary file and a rename,
-// so that readers never see a partial file.
-func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
