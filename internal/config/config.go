@@ -222,6 +222,11 @@ type NFSExport struct {
 type Storage struct {
 	// MetaCacheBytes is the metadata engine's block cache.
 	MetaCacheBytes ByteSize `yaml:"meta_cache_bytes"`
+	// DataCacheBytes bounds the cache of decrypted file blocks, which
+	// serves reads and the read-modify-write of partial block writes. 0
+	// (the default) sizes it from the machine's memory: a sixteenth of
+	// it, at least 64MiB and at most 2GiB.
+	DataCacheBytes ByteSize `yaml:"data_cache_bytes"`
 	// MinFreeBytes is the free-space reserve of the file system holding
 	// DataDir: while less than this is free, operations that consume space
 	// fail with "no space left on device" (NFS4ERR_NOSPC), so that deletes
@@ -390,6 +395,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.MetaCacheBytes < 1<<20 {
 		bad("storage.meta_cache_bytes %d must be at least 1MiB", c.Storage.MetaCacheBytes)
+	}
+	if c.Storage.DataCacheBytes != 0 && c.Storage.DataCacheBytes < 1<<20 {
+		bad("storage.data_cache_bytes %d must be 0 (sized from memory) or at least 1MiB", c.Storage.DataCacheBytes)
 	}
 	if c.Storage.MinFreeBytes < 0 {
 		bad("storage.min_free_bytes %d must not be negative", c.Storage.MinFreeBytes)

@@ -117,7 +117,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		Health:  Health{Listen: "8050"},
 		API:     API{Listen: "127.0.0.1:http"},
 		NFS:     NFS{Port: 70000, PermissionCacheWindow: Duration(-time.Second), TLS: NFSTLS{Domain: "*.example"}},
-		Storage: Storage{MetaCacheBytes: 10, MinFreeBytes: -1},
+		Storage: Storage{MetaCacheBytes: 10, DataCacheBytes: 1000, MinFreeBytes: -1},
 	}
 	err := cfg.Validate()
 	require.Error(t, err)
@@ -125,7 +125,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"data_dir", "account", "region", "log.level", "log.format", "health.listen",
 		"api.listen", "nfs.port", "nfs.permission_cache_window", "nfs.tls.domain",
-		"storage.meta_cache_bytes", "storage.min_free_bytes",
+		"storage.meta_cache_bytes", "storage.data_cache_bytes", "storage.min_free_bytes",
 	} {
 		found := false
 		for _, l := range lines {
@@ -133,7 +133,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		}
 		require.True(t, found, "no problem reported for %s in:\n%s", want, err)
 	}
-	require.Len(t, lines, 12)
+	require.Len(t, lines, 13)
 }
 
 func TestValidateAPITLS(t *testing.T) {

@@ -105,28 +105,43 @@ func newBlobKey(a Addr) (string, error) {
 
 // Record is a decoded block record.
 type Record struct {
-	// Length is the plaintext length of the block.
+	// Length is the plaintext length of the block, patches included.
 	Length uint32
 	// Sealed says the stored bytes are an envelope.
 	Sealed bool
-	// Check is the envelope salt (sealed) or CRC-32C of the plaintext.
+	// Check is the envelope salt (sealed) or CRC-32C of the plaintext of
+	// the stored bytes (the object or the inline bytes).
 	Check [16]byte
 	// Inline holds the stored bytes of an inline block.
 	Inline []byte
 	// BlobKey names the object of a non-inline block.
 	BlobKey string
+	// BaseLength is the plaintext length of the object, which Patches
+	// extend or overwrite; without patches it equals Length.
+	BaseLength uint32
+	// Patches are writes made over the object since it was stored, oldest
+	// first (see AddPatches). Only object blocks have patches.
+	Patches []Patch
 }
 
 const (
-	recordVersion byte = 1
-	flagSealed    byte = 1 << 0
-	flagInline    byte = 1 << 1
-	maxRecordTail      = 1 << 20
+	recordVersion        byte = 1
+	recordVersionPatched byte = 2
+	flagSealed           byte = 1 << 0
+	flagInline           byte = 1 << 1
+	maxRecordTail             = 1 << 20
 )
 
-// Encode returns the record's stored form:
+// Encode returns the record's stored form. A record without patches is
 //
-//	version(1) | flags(1) | length(4) | check(16) | inline bytes or blob key
+//	version 1 (1) | flags(1) | length(4) | check(16) | inline bytes or blob key
+//
+// and one with patches (always an object block)
+//
+//	version 2 (1) | flags(1) | length(4) | check(16) | base length(4) |
+//	patch count(2) | patches | blob key
+//
+// with each patch encoded as in Patch.append.
 func (r *Record) Encode() []byte {
 	flags := byte(0)
 	tail := []byte(r.BlobKey)
@@ -137,21 +152,46 @@ func (r *Record) Encode() []byte {
 		flags |= flagInline
 		tail = r.Inline
 	}
-	out := make([]byte, 0, 22+len(tail))
-	out = append(out, recordVersion, flags)
+	version, size := recordVersion, 22+len(tail)
+	if len(r.Patches) > 0 {
+		version, size = recordVersionPatched, size+6
+		for i := range r.Patches {
+			size += patchHeader + len(r.Patches[i].Stored)
+		}
+	}
+	out := make([]byte, 0, size)
+	out = append(out, version, flags)
 	out = binary.BigEndian.AppendUint32(out, r.Length)
 	out = append(out, r.Check[:]...)
+	if len(r.Patches) > 0 {
+		out = binary.BigEndian.AppendUint32(out, r.BaseLength)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(r.Patches)))
+		for i := range r.Patches {
+			out = r.Patches[i].append(out)
+		}
+	}
 	return append(out, tail...)
 }
 
 // DecodeRecord parses a stored block record. It never panics.
 func DecodeRecord(b []byte) (Record, error) {
-	if len(b) < 22 || b[0] != recordVersion || b[1]&^(flagSealed|flagInline) != 0 || len(b)-22 > maxRecordTail {
+	if len(b) < 22 || (b[0] != recordVersion && b[0] != recordVersionPatched) ||
+		b[1]&^(flagSealed|flagInline) != 0 || len(b)-22 > maxRecordTail {
 		return Record{}, fmt.Errorf("%w: malformed block record", ErrCorrupt)
 	}
 	r := Record{Length: binary.BigEndian.Uint32(b[2:6]), Sealed: b[1]&flagSealed != 0}
 	copy(r.Check[:], b[6:22])
+	r.BaseLength = r.Length
 	tail := b[22:]
+	if b[0] == recordVersionPatched {
+		if b[1]&flagInline != 0 {
+			return Record{}, fmt.Errorf("%w: inline block record with patches", ErrCorrupt)
+		}
+		var err error
+		if tail, err = r.decodePatches(tail); err != nil {
+			return Record{}, err
+		}
+	}
 	if b[1]&flagInline != 0 {
 		r.Inline = append([]byte{}, tail...)
 	} else {
@@ -175,7 +215,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // durable; the caller makes the record durable in its metadata transaction
 // (if that never commits, the object is garbage that fsck reclaims).
 func (s *Store) Save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte) (Record, error) {
-	r := Record{Length: uint32(len(plaintext))}
+	r := Record{Length: uint32(len(plaintext)), BaseLength: uint32(len(plaintext))}
 	stored := plaintext
 	if key != nil {
 		sealed, err := key.Seal(nil, a.aad(), plaintext)
@@ -208,29 +248,50 @@ func (s *Store) Save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []
 // alone is not enough, since the same bytes must also be bound to the
 // address and the record's check to be the right block.
 func cacheKey(a Addr, r *Record) string {
-	return fmt.Sprintf("%s/%x/%x/%x/%x", r.BlobKey, a.Vol, a.Ino, a.Index, r.Check)
+	k := fmt.Sprintf("%s/%x/%x/%x/%x", r.BlobKey, a.Vol, a.Ino, a.Index, r.Check)
+	if n := len(r.Patches); n > 0 {
+		// A patch's ID is random and new with the patch, and every list
+		// of patches is made by one AddPatches, which ends it with its
+		// new patches: the count and the last ID name the list.
+		k += fmt.Sprintf("+%d/%x", n, r.Patches[n-1].ID)
+	}
+	return k
 }
 
-// Load returns the plaintext of the block described by r. A block that fails
-// its check yields an error wrapping ErrCorrupt; a missing object yields an
-// error wrapping blob.ErrNotFound (callers may retry with a fresh record: the
-// block may have been replaced concurrently). The returned slice may be
-// shared with the cache: callers must not modify it.
+// Load returns the plaintext of the block described by r, its patches
+// applied. A block that fails its check yields an error wrapping ErrCorrupt;
+// a missing object yields an error wrapping blob.ErrNotFound (callers may
+// retry with a fresh record: the block may have been replaced concurrently).
+// The returned slice may be shared with the cache: callers must not modify
+// it.
 func (s *Store) Load(ctx context.Context, key *kms.DataKey, a Addr, r *Record) ([]byte, error) {
-	if r.BlobKey != "" {
-		if plain, ok := s.cache.get(cacheKey(a, r)); ok && len(plain) == int(r.Length) {
-			// The cache holds only plaintext that was sealed or opened
-			// under this file system's key, but the key's state still
-			// decides whether it may be read.
-			if r.Sealed && key == nil {
-				return nil, fmt.Errorf("%w: block %d of inode %d is sealed but the file system has no key", ErrCorrupt, a.Index, a.Ino)
-			}
-			return plain, nil
+	if r.BlobKey == "" {
+		return s.load(ctx, key, a, r)
+	}
+	ck := cacheKey(a, r)
+	if plain, ok := s.cache.get(ck); ok && len(plain) == int(r.Length) {
+		// The cache holds only plaintext that was sealed or opened
+		// under this file system's key, but the key's state still
+		// decides whether it may be read.
+		if r.Sealed && key == nil {
+			return nil, fmt.Errorf("%w: block %d of inode %d is sealed but the file system has no key", ErrCorrupt, a.Index, a.Ino)
+		}
+		return plain, nil
+	}
+	var plain []byte
+	var err error
+	if len(r.Patches) == 0 {
+		plain, err = s.load(ctx, key, a, r)
+	} else {
+		// The object's plaintext is cached on its own as well: the
+		// next patch makes a new version of the block over it.
+		base := r.base()
+		if plain, err = s.Load(ctx, key, a, &base); err == nil {
+			plain, err = r.applyPatches(key, a, plain)
 		}
 	}
-	plain, err := s.load(ctx, key, a, r)
-	if err == nil && r.BlobKey != "" {
-		s.cache.put(cacheKey(a, r), plain)
+	if err == nil {
+		s.cache.put(ck, plain)
 	}
 	return plain, err
 }
@@ -238,10 +299,15 @@ func (s *Store) Load(ctx context.Context, key *kms.DataKey, a Addr, r *Record) (
 // Verify reads the block from storage, bypassing the cache, and checks it
 // like Load does (fsck uses it).
 func (s *Store) Verify(ctx context.Context, key *kms.DataKey, a Addr, r *Record) error {
-	_, err := s.load(ctx, key, a, r)
+	base := r.base()
+	plain, err := s.load(ctx, key, a, &base)
+	if err == nil && len(r.Patches) > 0 {
+		_, err = r.applyPatches(key, a, plain)
+	}
 	return err
 }
 
+// load reads and opens the stored bytes of a record without patches.
 func (s *Store) load(ctx context.Context, key *kms.DataKey, a Addr, r *Record) ([]byte, error) {
 	stored := r.Inline
 	if r.BlobKey != "" {
@@ -283,8 +349,8 @@ func (s *Store) load(ctx context.Context, key *kms.DataKey, a Addr, r *Record) (
 			plain = append([]byte{}, stored...)
 		}
 	}
-	if len(plain) != int(r.Length) {
-		return nil, fmt.Errorf("%w: block %d of inode %d has %d bytes, record says %d", ErrCorrupt, a.Index, a.Ino, len(plain), r.Length)
+	if len(plain) != int(r.BaseLength) {
+		return nil, fmt.Errorf("%w: block %d of inode %d has %d bytes, record says %d", ErrCorrupt, a.Index, a.Ino, len(plain), r.BaseLength)
 	}
 	return plain, nil
 }

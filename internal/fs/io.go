@@ -219,6 +219,41 @@ type newBlock struct {
 	index uint64
 	old   []byte
 	rec   data.Record
+	// patched says rec is old with patches added: it shares old's object.
+	patched bool
+}
+
+// patchBudget bounds the stored bytes of one block's patches: an eighth of
+// a block, at most 32 KiB. Below it a small write into a stored block is a
+// patch in its record; past it the block is rewritten whole. (Every patch
+// rewrites the record with all the block's patches, so a larger budget
+// trades fewer block rewrites for more metadata written: with 256 KiB
+// blocks and 4 KiB random writes, 24 to 48 KiB measured best.)
+func (f *FileSystem) patchBudget() int { return min(f.rec.BlockSize/8, 32<<10) }
+
+// patchBlock stores writes into block index as patches over its stored
+// object old (data.AddPatches), when they are small enough. It reports false
+// when the block must be rewritten whole instead.
+func (f *FileSystem) patchBlock(key *kms.DataKey, ino, index uint64, old []byte, writes []data.Write) (newBlock, bool, error) {
+	if old == nil {
+		return newBlock{}, false, nil
+	}
+	budget, n := f.patchBudget(), 0
+	for _, w := range writes {
+		n += len(w.Data)
+	}
+	if n > budget/2 {
+		return newBlock{}, false, nil
+	}
+	rec, err := decodeBlock(old)
+	if err != nil {
+		return newBlock{}, false, err
+	}
+	nr, ok, err := f.svc.data.AddPatches(key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: index}, &rec, writes, budget)
+	if !ok || err != nil {
+		return newBlock{}, false, err
+	}
+	return newBlock{index: index, old: old, rec: nr, patched: true}, true, nil
 }
 
 func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []byte) (Attr, error) {
@@ -254,6 +289,11 @@ func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []
 		if br.lo == 0 && br.hi == bs {
 			plain = src
 		} else {
+			nb, ok, err := f.patchBlock(key, ino, br.index, old, []data.Write{{Off: uint32(br.lo), Data: src}})
+			if ok || err != nil {
+				blocks[i] = nb
+				return err
+			}
 			var prev []byte
 			if old != nil {
 				var err error
@@ -303,7 +343,7 @@ func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []
 func (f *FileSystem) settleBlocks(ctx context.Context, blocks []newBlock, err error) error {
 	if err != nil {
 		for _, b := range blocks {
-			if b.rec.BlobKey != "" {
+			if b.rec.BlobKey != "" && !b.patched {
 				_ = f.svc.data.Delete(context.WithoutCancel(ctx), b.rec.BlobKey)
 			}
 		}
@@ -343,7 +383,7 @@ func (t *txn) putBlocks(ino uint64, blocks []newBlock) (int64, error) {
 				return 0, err
 			}
 			grown -= int64(old.Length)
-			if old.BlobKey != "" {
+			if old.BlobKey != "" && !b.patched {
 				if err := t.addGarbage(old.BlobKey); err != nil {
 					return 0, err
 				}
@@ -355,7 +395,7 @@ func (t *txn) putBlocks(ino uint64, blocks []newBlock) (int64, error) {
 
 func hasGarbage(blocks []newBlock) bool {
 	for _, b := range blocks {
-		if b.old != nil {
+		if b.old != nil && !b.patched {
 			return true
 		}
 	}

@@ -519,6 +519,17 @@ func (f *FileSystem) storeDirtyOnce(ctx context.Context, ino uint64, idx []uint6
 		b := blocks[br.index]
 		old := recs[br.index]
 		plain := b.buf
+		if !b.whole(bs) {
+			writes := make([]data.Write, len(b.ranges))
+			for j, r := range b.ranges {
+				writes[j] = data.Write{Off: r[0], Data: b.buf[r[0]:r[1]]}
+			}
+			nb, ok, err := f.patchBlock(key, ino, br.index, old, writes)
+			if ok || err != nil {
+				stored[i] = nb
+				return err
+			}
+		}
 		if !b.covers(bs, old) {
 			prev, err := f.loadBlock(ctx, key, ino, br.index, old)
 			if err != nil {

@@ -172,3 +172,38 @@ func BenchmarkHandleDecode(b *testing.B) {
 		}
 	}
 }
+
+// FuzzReadWrite checks the zero-copy WRITE decoder against go-xdr's: the
+// same arguments, or both refuse, and the same position after them.
+func FuzzReadWrite(f *testing.F) {
+	enc := func(op nfsv4.NfsArgop4) []byte {
+		var b bytes.Buffer
+		_, err := op.WriteTo(&b)
+		require.NoError(f, err)
+		return b.Bytes()
+	}
+	f.Add(enc(nfstest.Write(nfsv4.Stateid4{Seqid: 7, Other: [12]byte{1, 2, 3}}, 1<<40, []byte("hello"))))
+	f.Add(enc(nfstest.Write(nfsv4.Stateid4{}, 0, nil)))
+	f.Add(enc(nfstest.Write(nfsv4.Stateid4{}, 3, make([]byte, 4096))))
+	f.Add(append(enc(nfstest.Write(nfsv4.Stateid4{}, 3, []byte("abc"))), 0, 0, 0, 9))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 4 {
+			return
+		}
+		b = append([]byte{0, 0, 0, byte(nfsv4.OP_WRITE)}, b[4:]...)
+		r := bytes.NewReader(b)
+		got, gotOK := readOp(b, r)
+		want, _, err := nfsv4.ReadNfsArgop4(bytes.NewReader(b))
+		require.Equal(t, err == nil, gotOK, "go-xdr says %v", err)
+		if !gotOK {
+			require.Equal(t, nfsv4.NFS4ERR_BADXDR, got.err)
+			return
+		}
+		gw, ww := got.arg.(*nfsv4.NfsArgop4_OP_WRITE).Opwrite, want.(*nfsv4.NfsArgop4_OP_WRITE).Opwrite
+		if len(ww.Data) == 0 {
+			ww.Data = nil
+		}
+		require.Equal(t, ww, gw)
+		require.Equal(t, int64(want.GetEncodedSizeBytes()), int64(len(b)-r.Len()))
+	})
+}

@@ -208,7 +208,7 @@ func (p *Program) Serve(ctx context.Context, vers, proc uint32, args io.ReadClos
 		_ = args.Close()
 		return &rpcv2.AcceptedReplyData_default{Stat: rpcv2.PROC_UNAVAIL}, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(args, MaxRequestBytes+4096+1))
+	body, err := readArgs(args)
 	if cerr := args.Close(); err == nil {
 		err = cerr
 	}
@@ -223,6 +223,21 @@ func (p *Program) Serve(ctx context.Context, vers, proc uint32, args io.ReadClos
 		return nil, err
 	}
 	return &rpcv2.AcceptedReplyData_SUCCESS{}, nil
+}
+
+// maxArgsBytes bounds the arguments of one call.
+const maxArgsBytes = MaxRequestBytes + 4096
+
+// readArgs reads a call's arguments into a buffer of their own. When args
+// tells its length (the RPC server's readers do), the buffer is allocated
+// once, at its size, rather than grown by doubling.
+func readArgs(args io.Reader) ([]byte, error) {
+	if l, ok := args.(interface{ Len() int }); ok && l.Len() <= maxArgsBytes {
+		body := make([]byte, l.Len())
+		_, err := io.ReadFull(args, body)
+		return body, err
+	}
+	return io.ReadAll(io.LimitReader(args, maxArgsBytes+1))
 }
 
 // decodedOp is one operation of a COMPOUND. An operation that could not be
@@ -276,7 +291,7 @@ func knownOp(code nfsv4.NfsOpnum4) bool {
 
 // readOp decodes the next operation. It never panics; allocation is
 // bounded by the size of the arguments, which the caller bounds.
-func readOp(r *bytes.Reader) (decodedOp, bool) {
+func readOp(body []byte, r *bytes.Reader) (decodedOp, bool) {
 	start := r.Len()
 	code32, _, err := runtime.ReadInt(r)
 	if err != nil {
@@ -285,6 +300,9 @@ func readOp(r *bytes.Reader) (decodedOp, bool) {
 	code := nfsv4.NfsOpnum4(code32)
 	if !knownOp(code) {
 		return decodedOp{code: nfsv4.OP_ILLEGAL, err: nfsv4.NFS4ERR_OP_ILLEGAL}, false
+	}
+	if code == nfsv4.OP_WRITE {
+		return readWrite(body, r)
 	}
 	if _, err := r.Seek(int64(-4), io.SeekCurrent); err != nil || r.Len() != start {
 		return decodedOp{code: code, err: nfsv4.NFS4ERR_BADXDR}, false
@@ -299,6 +317,41 @@ func readOp(r *bytes.Reader) (decodedOp, bool) {
 		return decodedOp{code: code, err: st}, false
 	}
 	return decodedOp{code: code, arg: arg}, true
+}
+
+// readWrite decodes the arguments of a WRITE (RFC 8881 §18.32.1), which r
+// (over body) is at, as go-xdr's decoder would, except that the data is not
+// copied: it is a slice of body, which the caller owns.
+func readWrite(body []byte, r *bytes.Reader) (decodedOp, bool) {
+	bad := decodedOp{code: nfsv4.OP_WRITE, err: nfsv4.NFS4ERR_BADXDR}
+	const fixed = 4 + 12 + 8 + 4 + 4 // stateid, offset, stable, data length
+	pos := len(body) - r.Len()
+	if r.Len() < fixed {
+		return bad, false
+	}
+	b := body[pos:]
+	var a nfsv4.Write4args
+	a.Stateid.Seqid = binary.BigEndian.Uint32(b[0:4])
+	copy(a.Stateid.Other[:], b[4:16])
+	a.Offset = binary.BigEndian.Uint64(b[16:24])
+	a.Stable = nfsv4.StableHow4(int32(binary.BigEndian.Uint32(b[24:28])))
+	n := uint64(binary.BigEndian.Uint32(b[28:32]))
+	padded := (n + 3) &^ 3
+	if padded > uint64(len(b)-fixed) {
+		return bad, false
+	}
+	if n > 0 {
+		a.Data = b[fixed : fixed+n : fixed+n]
+	}
+	for _, c := range b[fixed+n : fixed+padded] {
+		if c != 0 {
+			return bad, false
+		}
+	}
+	if _, err := r.Seek(int64(fixed+padded), io.SeekCurrent); err != nil {
+		return bad, false
+	}
+	return decodedOp{code: nfsv4.OP_WRITE, arg: &nfsv4.NfsArgop4_OP_WRITE{Opwrite: a}}, true
 }
 
 // compound runs one COMPOUND and returns the encoded COMPOUND4res, or false
@@ -317,11 +370,11 @@ func (p *Program) compound(ctx context.Context, body []byte) (reply []byte, ok b
 		// back from 4.2 to 4.1.
 		return encodeReply(&nfsv4.Compound4res{Status: nfsv4.NFS4ERR_MINOR_VERS_MISMATCH, Tag: h.tag}), true
 	}
-	tooBig := len(body) > MaxRequestBytes+4096
+	tooBig := len(body) > maxArgsBytes
 	tooMany := h.count > MaxOps
 	var ops []decodedOp
 	for i := uint32(0); i < h.count && i < MaxOps; i++ {
-		op, ok := readOp(r)
+		op, ok := readOp(body, r)
 		ops = append(ops, op)
 		if !ok || tooMany || tooBig {
 			break

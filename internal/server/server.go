@@ -225,7 +225,7 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, offline bool
 	s.blobs = b
 	s.closers = append(s.closers, b.Close)
 
-	s.data = data.New(b, data.Options{})
+	s.data = data.New(b, data.Options{CacheBytes: dataCacheBytes(int64(cfg.Storage.DataCacheBytes))})
 	fsOpts := fs.Options{Clock: clock.System, Logger: log.With("component", "fs")}
 	if offline {
 		fsOpts.NoBackground = true

@@ -163,3 +163,57 @@ func BenchmarkNFSRemove(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkNFSSeqWrite1M: 1 MiB UNSTABLE WRITEs, each connection
+// sequentially through its own 64 MiB file and wrapping, with a COMMIT at
+// every wrap and at the end, as shelf bench's seqwrite row.
+func BenchmarkNFSSeqWrite1M(b *testing.B) {
+	const fileBytes = 64 << 20
+	clients := newNFSRig(b, 4096)
+	chunk := random(1 << 20)
+	b.SetBytes(int64(len(chunk)))
+	pos := make([]uint64, len(clients))
+	runNFS(b, clients, func(i int, n *nfsClient) error {
+		chunk := append([]byte(nil), chunk...)
+		chunk[0], chunk[1] = byte(pos[i]>>20), byte(i)
+		if _, err := n.call(nfstest.PutFH(n.file), nfstest.Write(n.sid, pos[i], chunk)); err != nil {
+			return err
+		}
+		pos[i] += uint64(len(chunk))
+		if pos[i] < fileBytes {
+			return nil
+		}
+		pos[i] = 0
+		_, err := n.call(nfstest.PutFH(n.file), nfstest.Commit())
+		return err
+	})
+	for _, n := range clients {
+		n.do(b, nfstest.PutFH(n.file), nfstest.Commit())
+	}
+}
+
+// BenchmarkNFSRandWrite4K: 4 KiB UNSTABLE WRITEs at random offsets of each
+// connection's 64 MiB file, with a COMMIT every 32 WRITEs, as shelf bench's
+// randwrite row.
+func BenchmarkNFSRandWrite4K(b *testing.B) {
+	const fileBytes = 64 << 20
+	clients := newNFSRig(b, fileBytes)
+	b.SetBytes(4096)
+	count := make([]int, len(clients))
+	runNFS(b, clients, func(i int, n *nfsClient) error {
+		page := random(4096)
+		off := n.rng.Uint64N(fileBytes/4096) * 4096
+		if _, err := n.call(nfstest.PutFH(n.file), nfstest.Write(n.sid, off, page)); err != nil {
+			return err
+		}
+		count[i]++
+		if count[i]%32 != 0 {
+			return nil
+		}
+		_, err := n.call(nfstest.PutFH(n.file), nfstest.Commit())
+		return err
+	})
+	for _, n := range clients {
+		n.do(b, nfstest.PutFH(n.file), nfstest.Commit())
+	}
+}

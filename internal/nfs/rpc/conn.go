@@ -263,6 +263,10 @@ type argsReader struct {
 func (a *argsReader) Read(p []byte) (int, error) { return a.r.Read(p) }
 func (a *argsReader) Close() error               { return nil }
 
+// Len returns the number of bytes of arguments left, so that a program can
+// read them into a buffer of the right size at once.
+func (a *argsReader) Len() int { return a.r.Len() }
+
 func replyMessage(xid uint32, verf rpcv2.OpaqueAuth, data rpcv2.AcceptedReplyData) *rpcv2.RpcMsg {
 	return &rpcv2.RpcMsg{
 		Xid: xid,
