@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sync"
 
 	"github.com/shelf-efs/shelf/internal/blob"
 	"github.com/shelf-efs/shelf/internal/kms"
@@ -213,15 +214,37 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Save stores plaintext as block a and returns its record. key is nil for
 // unencrypted file systems. When Save returns, a non-inline block's object is
 // durable; the caller makes the record durable in its metadata transaction
-// (if that never commits, the object is garbage that fsck reclaims).
+// (if that never commits, the object is garbage that fsck reclaims). Save
+// does not keep plaintext.
 func (s *Store) Save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte) (Record, error) {
+	return s.save(ctx, key, a, plaintext, false)
+}
+
+// SaveOwned is Save for a plaintext buffer that the caller gives up: the
+// cache keeps it instead of a copy, so the caller must never modify it
+// again.
+func (s *Store) SaveOwned(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte) (Record, error) {
+	return s.save(ctx, key, a, plaintext, true)
+}
+
+// sealBuffers holds envelope buffers between Saves (blob.Store.Put keeps
+// nothing), so that sealing a block does not allocate and clear a new
+// block-sized buffer each time.
+var sealBuffers sync.Pool
+
+func (s *Store) save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte, owned bool) (Record, error) {
 	r := Record{Length: uint32(len(plaintext)), BaseLength: uint32(len(plaintext))}
 	stored := plaintext
 	if key != nil {
-		sealed, err := key.Seal(nil, a.aad(), plaintext)
+		var buf []byte
+		if b, ok := sealBuffers.Get().(*[]byte); ok && cap(*b) >= len(plaintext)+kms.EnvelopeOverhead {
+			buf = (*b)[:0]
+		}
+		sealed, err := key.Seal(buf, a.aad(), plaintext)
 		if err != nil {
 			return Record{}, fmt.Errorf("data: seal block %d of inode %d: %w", a.Index, a.Ino, err)
 		}
+		defer sealBuffers.Put(&sealed)
 		r.Sealed = true
 		copy(r.Check[:], sealed[5:21])
 		stored = sealed
@@ -240,7 +263,10 @@ func (s *Store) Save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []
 		return Record{}, fmt.Errorf("data: store block %d of inode %d: %w", a.Index, a.Ino, err)
 	}
 	r.BlobKey = bk
-	s.cache.put(cacheKey(a, &r), append([]byte(nil), plaintext...))
+	if !owned {
+		plaintext = append([]byte(nil), plaintext...)
+	}
+	s.cache.put(cacheKey(a, &r), plaintext)
 	return r, nil
 }
 

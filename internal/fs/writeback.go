@@ -543,7 +543,9 @@ func (f *FileSystem) storeDirtyOnce(ctx context.Context, ino uint64, idx []uint6
 		}
 		// Without a stored block the gaps between ranges are zeros: buf
 		// was allocated zeroed and only ranges were copied in.
-		rec, err := f.svc.data.Save(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
+		// plain is the buffer's (no write changes it once it is being
+		// stored) or a new merge: the cache may keep it.
+		rec, err := f.svc.data.SaveOwned(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
 		stored[i] = newBlock{index: br.index, old: old, rec: rec}
 		return err
 	})

@@ -228,14 +228,12 @@ func (p *Program) Serve(ctx context.Context, vers, proc uint32, args io.ReadClos
 // maxArgsBytes bounds the arguments of one call.
 const maxArgsBytes = MaxRequestBytes + 4096
 
-// readArgs reads a call's arguments into a buffer of their own. When args
-// tells its length (the RPC server's readers do), the buffer is allocated
-// once, at its size, rather than grown by doubling.
+// readArgs returns a call's arguments as bytes of their own. The RPC
+// server's readers hand over the call's record (Take), which is not copied;
+// other readers are read to the end.
 func readArgs(args io.Reader) ([]byte, error) {
-	if l, ok := args.(interface{ Len() int }); ok && l.Len() <= maxArgsBytes {
-		body := make([]byte, l.Len())
-		_, err := io.ReadFull(args, body)
-		return body, err
+	if t, ok := args.(interface{ Take() []byte }); ok {
+		return t.Take(), nil
 	}
 	return io.ReadAll(io.LimitReader(args, maxArgsBytes+1))
 }

@@ -206,11 +206,11 @@ func (c *conn) handle(rec []byte) {
 		c.accept(xid, verf, &rpcv2.AcceptedReplyData_default{Stat: rpcv2.PROG_UNAVAIL}, nil)
 		return
 	}
-	c.call(ctx, prog, xid, &call, verf, r)
+	c.call(ctx, prog, xid, &call, verf, rec[len(rec)-r.Len():])
 }
 
 // call runs prog and answers with its result.
-func (c *conn) call(ctx context.Context, prog Program, xid uint32, call *rpcv2.CallBody, verf rpcv2.OpaqueAuth, args *bytes.Reader) {
+func (c *conn) call(ctx context.Context, prog Program, xid uint32, call *rpcv2.CallBody, verf rpcv2.OpaqueAuth, args []byte) {
 	// The results are encoded behind room for the record marker and the
 	// reply header, so the whole record goes out in one Write.
 	headerBytes := recordMarkerBytes + replyMessage(xid, verf, &rpcv2.AcceptedReplyData_SUCCESS{}).GetEncodedSizeBytes()
@@ -220,7 +220,7 @@ func (c *conn) call(ctx context.Context, prog Program, xid uint32, call *rpcv2.C
 		return results
 	}
 
-	data, err, panicked := runProgram(ctx, prog, call.Vers, call.Proc, &argsReader{r: args}, newReturnValue)
+	data, err, panicked := runProgram(ctx, prog, call.Vers, call.Proc, newArgsReader(args), newReturnValue)
 	switch {
 	case panicked != nil:
 		c.log.Error("rpc: program panicked", "xid", xid, "prog", call.Prog, "vers", call.Vers, "proc", call.Proc,
@@ -253,19 +253,30 @@ func runProgram(ctx context.Context, prog Program, vers, proc uint32, args io.Re
 	return data, err, nil
 }
 
-// argsReader hands a call's arguments to a program. It hides the
-// underlying bytes.Reader (no WriteTo or Seek) so that nothing can keep a
-// reference into the record.
+// argsReader hands a call's arguments to a program: the rest of the call's
+// record, which belongs to the call alone (records are never reused).
 type argsReader struct {
-	r *bytes.Reader
+	args []byte
+	r    *bytes.Reader
+}
+
+func newArgsReader(args []byte) *argsReader {
+	return &argsReader{args: args, r: bytes.NewReader(args)}
 }
 
 func (a *argsReader) Read(p []byte) (int, error) { return a.r.Read(p) }
 func (a *argsReader) Close() error               { return nil }
 
-// Len returns the number of bytes of arguments left, so that a program can
-// read them into a buffer of the right size at once.
+// Len returns the number of bytes of arguments left.
 func (a *argsReader) Len() int { return a.r.Len() }
+
+// Take returns the arguments left and consumes them: the program may keep
+// the slice (decoded WRITE data points into it rather than being copied).
+func (a *argsReader) Take() []byte {
+	rest := a.args[len(a.args)-a.r.Len():]
+	_, _ = a.r.Seek(0, io.SeekEnd)
+	return rest
+}
 
 func replyMessage(xid uint32, verf rpcv2.OpaqueAuth, data rpcv2.AcceptedReplyData) *rpcv2.RpcMsg {
 	return &rpcv2.RpcMsg{
