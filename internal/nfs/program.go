@@ -219,7 +219,12 @@ func (p *Program) Serve(ctx context.Context, vers, proc uint32, args io.ReadClos
 	if !ok {
 		return &rpcv2.AcceptedReplyData_default{Stat: rpcv2.GARBAGE_ARGS}, nil
 	}
-	if _, err := newReturnValue(len(reply)).Write(reply); err != nil {
+	// The server's writer takes the reply as it is (no copy of READ data);
+	// the slot's reply cache may share it, and nobody modifies it.
+	w := newReturnValue(len(reply))
+	if a, ok := w.(interface{ Adopt([]byte) }); ok {
+		a.Adopt(reply)
+	} else if _, err := w.Write(reply); err != nil {
 		return nil, err
 	}
 	return &rpcv2.AcceptedReplyData_SUCCESS{}, nil

@@ -217,3 +217,17 @@ func BenchmarkNFSRandWrite4K(b *testing.B) {
 		n.do(b, nfstest.PutFH(n.file), nfstest.Commit())
 	}
 }
+
+// BenchmarkNFSSeqRead1M: 1 MiB READs, each connection sequentially through
+// its own 64 MiB file and wrapping, as shelf bench's seqread row.
+func BenchmarkNFSSeqRead1M(b *testing.B) {
+	const fileBytes = 64 << 20
+	clients := newNFSRig(b, fileBytes)
+	b.SetBytes(1 << 20)
+	pos := make([]uint64, len(clients))
+	runNFS(b, clients, func(i int, n *nfsClient) error {
+		_, err := n.call(nfstest.PutFH(n.file), nfstest.Read(n.sid, pos[i], 1<<20))
+		pos[i] = (pos[i] + 1<<20) % fileBytes
+		return err
+	})
+}

@@ -214,9 +214,9 @@ func (c *conn) call(ctx context.Context, prog Program, xid uint32, call *rpcv2.C
 	// The results are encoded behind room for the record marker and the
 	// reply header, so the whole record goes out in one Write.
 	headerBytes := recordMarkerBytes + replyMessage(xid, verf, &rpcv2.AcceptedReplyData_SUCCESS{}).GetEncodedSizeBytes()
-	var results *bytes.Buffer
+	var results *replyResults
 	newReturnValue := func(sizeBytes int) io.Writer {
-		results = bytes.NewBuffer(make([]byte, headerBytes, headerBytes+max(sizeBytes, 0)))
+		results = &replyResults{headerBytes: headerBytes, size: max(sizeBytes, 0)}
 		return results
 	}
 
@@ -289,13 +289,50 @@ func replyMessage(xid uint32, verf rpcv2.OpaqueAuth, data rpcv2.AcceptedReplyDat
 	}
 }
 
-// accept writes an accepted reply. results, when not nil, holds room for
-// the record marker and the header followed by the encoded results.
-func (c *conn) accept(xid uint32, verf rpcv2.OpaqueAuth, data rpcv2.AcceptedReplyData, results *bytes.Buffer) {
+// replyResults holds a call's encoded results behind room for the record
+// marker and the reply header, so that the whole record goes out in one
+// write: written to it (in a buffer allocated at the first Write), or
+// adopted as they are (and written with the header in one writev).
+type replyResults struct {
+	headerBytes, size int
+	buf               []byte // header room, then written results
+	adopted           []byte
+}
+
+func (r *replyResults) Write(p []byte) (int, error) {
+	if r.adopted != nil {
+		return 0, errors.New("rpc: results written after Adopt")
+	}
+	if r.buf == nil {
+		r.buf = make([]byte, r.headerBytes, r.headerBytes+max(r.size, len(p)))
+	}
+	r.buf = append(r.buf, p...)
+	return len(p), nil
+}
+
+// Adopt takes b as the whole encoded results.
+func (r *replyResults) Adopt(b []byte) {
+	if r.buf == nil && r.adopted == nil {
+		r.adopted = b
+		return
+	}
+	_, _ = r.Write(b)
+}
+
+// head returns the header room and the results written to r.
+func (r *replyResults) head() []byte {
+	if r.buf == nil {
+		r.buf = make([]byte, r.headerBytes)
+	}
+	return r.buf
+}
+
+// accept writes an accepted reply with results, if any.
+func (c *conn) accept(xid uint32, verf rpcv2.OpaqueAuth, data rpcv2.AcceptedReplyData, results *replyResults) {
 	msg := replyMessage(xid, verf, data)
-	var rec []byte
+	var rec, tail []byte
 	if results != nil {
-		rec = results.Bytes()
+		rec, tail = results.head(), results.adopted
 		var hdr bytes.Buffer
 		if _, err := msg.WriteTo(&hdr); err != nil || recordMarkerBytes+hdr.Len() > len(rec) {
 			c.log.Warn("rpc: reply header could not be encoded", "xid", xid, "err", err)
@@ -311,7 +348,7 @@ func (c *conn) accept(xid uint32, verf rpcv2.OpaqueAuth, data rpcv2.AcceptedRepl
 			return
 		}
 	}
-	c.write(rec)
+	c.write(rec, tail)
 }
 
 // reject writes a denied reply (RFC 5531 §9: rejected_reply).
@@ -325,7 +362,7 @@ func (c *conn) reject(xid uint32, rr rpcv2.RejectedReply) {
 		c.cancel()
 		return
 	}
-	c.write(rec)
+	c.write(rec, nil)
 }
 
 // encodeRecord encodes msg as a one-fragment record, or returns nil.
@@ -339,8 +376,8 @@ func encodeRecord(msg *rpcv2.RpcMsg) []byte {
 
 // write sends one whole reply record. A failed or timed-out write ends the
 // connection.
-func (c *conn) write(rec []byte) {
-	putRecordMarker(rec)
+func (c *conn) write(rec, tail []byte) {
+	putRecordMarker(rec, len(tail))
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.base.Err() != nil {
@@ -350,7 +387,15 @@ func (c *conn) write(rec []byte) {
 		c.cancel()
 		return
 	}
-	if _, err := c.nc.Write(rec); err != nil {
+	var err error
+	if len(tail) == 0 {
+		_, err = c.nc.Write(rec)
+	} else {
+		// One writev on TCP; a TLS connection writes each part.
+		bufs := net.Buffers{rec, tail}
+		_, err = bufs.WriteTo(c.nc)
+	}
+	if err != nil {
 		c.log.Debug("rpc: connection closed: write failed", "err", err)
 		c.cancel()
 	}

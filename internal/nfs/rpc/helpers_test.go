@@ -22,7 +22,7 @@ const (
 	testProg = 0x2000_0001
 	testVers = 1
 
-	procEcho    = 1 // results: the arguments (opaque<>)
+	procEcho    = 1 // results: the arguments (opaque<>); odd lengths adopted
 	procBlock   = 2 // waits on the test's release channel, results: empty
 	procPanic   = 3
 	procGarbage = 4 // reads a uint32, fails to decode
@@ -53,6 +53,15 @@ func (p *testProgram) serve(ctx context.Context, vers, proc uint32, args io.Read
 			return nil, err
 		}
 		w := newReturnValue(4 + len(b) + 3)
+		if a, ok := w.(interface{ Adopt([]byte) }); ok && len(b)%2 == 1 {
+			// Odd lengths go through the server's no-copy path.
+			var enc bytes.Buffer
+			if _, err := xdr.WriteVariableLengthOpaque(&enc, 1<<30, b); err != nil {
+				return nil, err
+			}
+			a.Adopt(enc.Bytes())
+			break
+		}
 		if _, err := xdr.WriteVariableLengthOpaque(w, 1<<30, b); err != nil {
 			return nil, err
 		}

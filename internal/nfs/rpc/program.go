@@ -16,10 +16,13 @@ import (
 // carries the caller's Credentials and Conn (CredentialsFromContext,
 // ConnFromContext) and is cancelled when the connection ends.
 //
-// args holds the procedure's arguments; it is valid until the Program
-// returns and the Program should Close it when done reading. To return
-// results, the Program calls newReturnValue once with their encoded size
-// and writes them to the writer it gets, then returns SUCCESS.
+// args holds the procedure's arguments; the Program should Close it when
+// done reading. The server's args also have Take() []byte, which hands the
+// remaining bytes to the Program to keep. To return results, the Program
+// calls newReturnValue once with their encoded size and writes them to the
+// writer it gets, then returns SUCCESS. The server's writer also has
+// Adopt([]byte), which takes the whole encoded results without copying them
+// (the Program must not modify the slice afterwards).
 //
 // A non-nil error means the arguments could not be decoded, unless
 // newReturnValue was called first: the server then answers GARBAGE_ARGS

@@ -98,7 +98,8 @@ func readGrowing(r io.Reader, buf []byte, n int) ([]byte, error) {
 }
 
 // putRecordMarker writes the header of a one-fragment record into the
-// first recordMarkerBytes of rec, whose remainder is the record's body.
-func putRecordMarker(rec []byte) {
-	binary.BigEndian.PutUint32(rec, uint32(len(rec)-recordMarkerBytes)|lastFragmentBit)
+// first recordMarkerBytes of rec, whose remainder and then more bytes
+// further are the record's body.
+func putRecordMarker(rec []byte, more int) {
+	binary.BigEndian.PutUint32(rec, uint32(len(rec)-recordMarkerBytes+more)|lastFragmentBit)
 }
