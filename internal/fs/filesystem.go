@@ -110,6 +110,9 @@ type txn struct {
 	// orphaned is set when the transaction left an orphan inode for the
 	// collector to reclaim.
 	orphaned bool
+	// dirs holds the change attribute of each directory the transaction
+	// read, as first read and as last written (see DirChanges).
+	dirs map[uint64]DirChange
 }
 
 // reader is the read-only half of txn, for View.
@@ -188,14 +191,73 @@ func getInode(r meta.Reader, f *FileSystem, key *kms.DataKey, ino uint64) (*inod
 }
 
 func (t *reader) inode(ino uint64) (*inode, error) { return getInode(t.Reader, t.f, t.key, ino) }
-func (t *txn) inode(ino uint64) (*inode, error)    { return getInode(t.Txn, t.f, t.key, ino) }
+func (t *txn) inode(ino uint64) (*inode, error) {
+	n, err := getInode(t.Txn, t.f, t.key, ino)
+	if err == nil && n.Type == TypeDirectory {
+		if _, seen := t.dirs[ino]; !seen {
+			if t.dirs == nil {
+				t.dirs = map[uint64]DirChange{}
+			}
+			t.dirs[ino] = DirChange{Before: n.Change, After: n.Change}
+		}
+	}
+	return n, err
+}
 
 func (t *txn) putInode(n *inode) error {
 	v, err := sealValue(t.key, inodeAAD(t.f.rec.Vol, n.Ino), n.encode())
 	if err != nil {
 		return err
 	}
+	if dc, ok := t.dirs[n.Ino]; ok && n.Type == TypeDirectory {
+		dc.After = n.Change
+		t.dirs[n.Ino] = dc
+	}
 	return t.Set(meta.InodeKey(t.f.rec.Vol, n.Ino), v)
+}
+
+// DirChange is a directory's change attribute before and after one
+// operation, both read inside the operation's transaction: no other change
+// can fall between them (NFSv4 change_info4 with atomic set).
+type DirChange struct {
+	Before, After uint64
+}
+
+// DirChanges collects the DirChange of the directories that operations
+// made with its context modify (WithDirChanges). It is for one goroutine.
+type DirChanges struct {
+	m map[uint64]DirChange
+}
+
+type dirChangesKey struct{}
+
+// WithDirChanges returns a context that makes the operations called with it
+// record, in the returned DirChanges, how they changed each directory.
+func WithDirChanges(ctx context.Context) (context.Context, *DirChanges) {
+	d := &DirChanges{}
+	return context.WithValue(ctx, dirChangesKey{}, d), d
+}
+
+// Get returns how the operations changed directory dir, if they did.
+func (d *DirChanges) Get(dir uint64) (DirChange, bool) {
+	dc, ok := d.m[dir]
+	return dc, ok && dc.After != dc.Before
+}
+
+// record adds the changes of a committed transaction.
+func (d *DirChanges) record(dirs map[uint64]DirChange) {
+	for ino, dc := range dirs {
+		if dc.After == dc.Before {
+			continue
+		}
+		if d.m == nil {
+			d.m = map[uint64]DirChange{}
+		}
+		if prev, ok := d.m[ino]; ok && prev.After == dc.Before {
+			dc.Before = prev.Before // two transactions in a row
+		}
+		d.m[ino] = dc
+	}
 }
 
 // touch records a change of n at the transaction's time.
@@ -332,9 +394,14 @@ func (f *FileSystem) update(ctx context.Context, op string, ino uint64, fn func(
 	if err != nil {
 		return wrap(op, ino, err)
 	}
+	var t *txn
 	err = f.svc.meta.Update(ctx, func(mt meta.Txn) error {
-		return fn(&txn{Txn: mt, f: f, key: key, now: f.svc.clock.Now().UTC()})
+		t = &txn{Txn: mt, f: f, key: key, now: f.svc.clock.Now().UTC()}
+		return fn(t)
 	})
+	if d, ok := ctx.Value(dirChangesKey{}).(*DirChanges); ok && err == nil && t != nil {
+		d.record(t.dirs)
+	}
 	return wrap(op, ino, err)
 }
 

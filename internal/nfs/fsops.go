@@ -98,10 +98,19 @@ func (c *compound) dirHandle() (fileHandle, *fs.FileSystem, nfsv4.Nfsstat4) {
 	return fh, f, nfsv4.NFS4ERR_NOTDIR
 }
 
-// changeInfo reports a directory's change attribute after an update. fs
-// does not return the values around its transaction, so the information
-// is not atomic and clients revalidate the directory.
+// changeInfo reports how the operation being run changed directory dir.
+// When it changed dir in one transaction (or in transactions that followed
+// each other), the change attribute before and after come from inside them
+// (fs.DirChanges) and the answer is atomic, so that the client keeps its
+// cached view of the directory and applies the change. Otherwise (nothing
+// changed, such as an OPEN of an existing file) it is the attribute now,
+// not atomic.
 func (c *compound) changeInfo(f *fs.FileSystem, dir uint64) nfsv4.ChangeInfo4 {
+	if c.dirChanges != nil {
+		if dc, ok := c.dirChanges.Get(dir); ok {
+			return nfsv4.ChangeInfo4{Atomic: true, Before: dc.Before, After: dc.After}
+		}
+	}
 	a, err := f.GetAttr(c.ctx, dir)
 	if err != nil {
 		return nfsv4.ChangeInfo4{}

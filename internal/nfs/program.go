@@ -463,8 +463,10 @@ type compound struct {
 	caller fs.Caller
 	// access is what the connection may do (applyAccess).
 	access Access
-	fsID   string
-	fsys   *fs.FileSystem
+	// dirChanges records how the operation being run changes directories.
+	dirChanges *fs.DirChanges
+	fsID       string
+	fsys       *fs.FileSystem
 
 	cur, saved       fileHandle
 	hasCur, hasSaved bool
@@ -555,6 +557,13 @@ func (c *compound) exec(op decodedOp) (r nfsv4.NfsResop4, st nfsv4.Nfsstat4) {
 	}
 	if err := c.ctx.Err(); err != nil {
 		return errorResult(op.code, nfsv4.NFS4ERR_DELAY), nfsv4.NFS4ERR_DELAY
+	}
+	switch op.code {
+	case nfsv4.OP_CREATE, nfsv4.OP_LINK, nfsv4.OP_REMOVE, nfsv4.OP_RENAME, nfsv4.OP_OPEN:
+		// These answer how they changed directories (change_info4).
+		base := c.ctx
+		c.ctx, c.dirChanges = fs.WithDirChanges(base)
+		defer func() { c.ctx, c.dirChanges = base, nil }()
 	}
 	r, st = c.dispatch(op.arg)
 	return r, st

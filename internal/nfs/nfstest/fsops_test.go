@@ -297,3 +297,74 @@ func TestReadDirPlusHandles(t *testing.T) {
 	sort.Strings(got)
 	require.Equal(t, names, got)
 }
+
+// TestChangeInfoAtomic: CREATE, OPEN (create), LINK, RENAME and REMOVE
+// answer the directory's change attribute before and after, atomic, so a
+// client that cached the directory at "before" keeps it; a change by
+// another client in between shows as a "before" the first client did not
+// see.
+func TestChangeInfoAtomic(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(1, "cinfo")
+	other := e.client(1, "other")
+	root := rootFH(t, c)
+	res := do(t, c, nfstest.PutFH(root), nfstest.Mkdir("d", 0o777), nfstest.GetFH())
+	d := nfstest.FH(res)
+	change := func() uint64 { return attrs(t, c, d, nfsv4.FATTR4_CHANGE).Change }
+	check := func(ci nfsv4.ChangeInfo4, before uint64) {
+		t.Helper()
+		require.True(t, ci.Atomic)
+		require.Equal(t, before, ci.Before)
+		require.Greater(t, ci.After, ci.Before)
+		require.Equal(t, change(), ci.After)
+	}
+
+	before := change()
+	res = do(t, c, nfstest.PutFH(d), nfstest.Mkdir("sub", 0o755))
+	check(nfstest.Last(res).(*nfsv4.NfsResop4_OP_CREATE).Opcreate.(*nfsv4.Create4res_NFS4_OK).Resok4.Cinfo, before)
+
+	before = change()
+	res = do(t, c, nfstest.PutFH(d), nfstest.Open(0, c.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_BOTH,
+		nfstest.ClaimNull("f"), nfstest.Unchecked(0o644)), nfstest.GetFH())
+	open, _ := nfstest.Find[*nfsv4.NfsResop4_OP_OPEN](res)
+	check(open.Opopen.(*nfsv4.Open4res_NFS4_OK).Resok4.Cinfo, before)
+	f := nfstest.FH(res)
+
+	before = change()
+	res = do(t, c, nfstest.PutFH(f), nfstest.SaveFH(), nfstest.PutFH(d), nfstest.Link("g"))
+	check(nfstest.Last(res).(*nfsv4.NfsResop4_OP_LINK).Oplink.(*nfsv4.Link4res_NFS4_OK).Resok4.Cinfo, before)
+
+	// Another client's change in between: "before" is the value after it.
+	seen := change()
+	do(t, other, nfstest.PutFH(d), nfstest.Mkdir("theirs", 0o755))
+	res = do(t, c, nfstest.PutFH(d), nfstest.SaveFH(), nfstest.Rename("g", "h"))
+	rn := nfstest.Last(res).(*nfsv4.NfsResop4_OP_RENAME).Oprename.(*nfsv4.Rename4res_NFS4_OK).Resok4
+	require.True(t, rn.SourceCinfo.Atomic)
+	require.Greater(t, rn.SourceCinfo.Before, seen)
+	require.Equal(t, rn.SourceCinfo, rn.TargetCinfo)
+	require.Equal(t, change(), rn.TargetCinfo.After)
+
+	// A rename between directories reports each.
+	res = do(t, c, nfstest.PutFH(d), nfstest.Lookup("sub"), nfstest.GetFH())
+	sub := nfstest.FH(res)
+	beforeSub := attrs(t, c, sub, nfsv4.FATTR4_CHANGE).Change
+	before = change()
+	res = do(t, c, nfstest.PutFH(d), nfstest.SaveFH(), nfstest.PutFH(sub), nfstest.Rename("h", "h2"))
+	rn = nfstest.Last(res).(*nfsv4.NfsResop4_OP_RENAME).Oprename.(*nfsv4.Rename4res_NFS4_OK).Resok4
+	check(rn.SourceCinfo, before)
+	require.True(t, rn.TargetCinfo.Atomic)
+	require.Equal(t, beforeSub, rn.TargetCinfo.Before)
+	require.Equal(t, attrs(t, c, sub, nfsv4.FATTR4_CHANGE).Change, rn.TargetCinfo.After)
+
+	before = change()
+	res = do(t, c, nfstest.PutFH(d), nfstest.Remove("f"))
+	check(nfstest.Last(res).(*nfsv4.NfsResop4_OP_REMOVE).Opremove.(*nfsv4.Remove4res_NFS4_OK).Resok4.Cinfo, before)
+
+	// An OPEN that creates nothing changes nothing: not atomic.
+	res = do(t, c, nfstest.PutFH(sub), nfstest.Open(0, c.ClientID, "o", nfsv4.OPEN4_SHARE_ACCESS_READ,
+		nfstest.ClaimNull("h2"), nil))
+	open, _ = nfstest.Find[*nfsv4.NfsResop4_OP_OPEN](res)
+	ci := open.Opopen.(*nfsv4.Open4res_NFS4_OK).Resok4.Cinfo
+	require.False(t, ci.Atomic)
+	require.Equal(t, ci.Before, ci.After)
+}
