@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/buildbarn/go-xdr/pkg/protocols/nfsv4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/shelf-efs/shelf/internal/config"
+	"github.com/shelf-efs/shelf/internal/nfs/nfstest"
 	"github.com/shelf-efs/shelf/internal/server"
 )
 
@@ -59,4 +61,43 @@ func TestBench(t *testing.T) {
 			require.Positive(t, ms, name)
 		}
 	}
+}
+
+func readReply(data []byte, eof bool) []byte {
+	res := &nfsv4.Compound4res{Tag: "shelf-bench", Resarray: []nfsv4.NfsResop4{
+		&nfsv4.NfsResop4_OP_SEQUENCE{Opsequence: &nfsv4.Sequence4res_NFS4_OK{SrResok4: nfsv4.Sequence4resok{
+			SrSequenceid: 7, SrSlotid: 1, SrHighestSlotid: 3, SrTargetHighestSlotid: 3}}},
+		&nfsv4.NfsResop4_OP_PUTFH{Opputfh: nfsv4.Putfh4res{Status: nfsv4.NFS4_OK}},
+		&nfsv4.NfsResop4_OP_READ{Opread: &nfsv4.Read4res_NFS4_OK{Resok4: nfsv4.Read4resok{Eof: eof, Data: data}}},
+	}}
+	var b bytes.Buffer
+	if _, err := res.WriteTo(&b); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// FuzzDecodeReadReply: whatever the bench's READ decoder accepts, go-xdr
+// decodes to the same data and end-of-file flag.
+func FuzzDecodeReadReply(f *testing.F) {
+	f.Add(readReply([]byte("hello"), true))
+	f.Add(readReply(nil, false))
+	f.Add(readReply(make([]byte, 4096), false))
+	bad := readReply([]byte("x"), false)
+	bad[len(bad)-13] = 9 // READ's status
+	f.Add(bad)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		data, eof, ok := decodeReadReply(b)
+		if !ok {
+			return
+		}
+		res, err := nfstest.Decode(b)
+		require.NoError(t, err)
+		require.NoError(t, nfstest.Check(res, nil))
+		require.Len(t, res.Resarray, 3)
+		read := res.Resarray[2].(*nfsv4.NfsResop4_OP_READ).Opread.(*nfsv4.Read4res_NFS4_OK).Resok4
+		require.Equal(t, read.Eof, eof)
+		require.Equal(t, len(read.Data), len(data))
+		require.True(t, bytes.Equal(read.Data, data))
+	})
 }

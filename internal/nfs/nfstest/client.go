@@ -46,6 +46,7 @@ func New(t Transport, minor uint32, owner string) *Client {
 // Encode returns the wire form of a COMPOUND.
 func Encode(args *nfsv4.Compound4args) []byte {
 	var b bytes.Buffer
+	b.Grow(args.GetEncodedSizeBytes())
 	if _, err := args.WriteTo(&b); err != nil {
 		panic(fmt.Sprintf("nfstest: encode COMPOUND: %v", err))
 	}

@@ -146,14 +146,16 @@ func (t *TCP) Call(ctx context.Context, proc uint32, args []byte) ([]byte, error
 	msg := rpcv2.RpcMsg{Xid: t.xid, Body: &rpcv2.RpcMsgBody_CALL{Cbody: rpcv2.CallBody{
 		Rpcvers: 2, Prog: 100003, Vers: 4, Proc: proc, Cred: authSys(t.Cred), Verf: rpcv2.OpaqueAuth{Flavor: rpcv2.AUTH_NONE}}}}
 	var b bytes.Buffer
+	b.Grow(4 + msg.GetEncodedSizeBytes())
 	b.Write([]byte{0, 0, 0, 0})
 	if _, err := msg.WriteTo(&b); err != nil {
 		return nil, err
 	}
-	b.Write(args)
-	rec := b.Bytes()
-	binary.BigEndian.PutUint32(rec, uint32(len(rec)-4)|0x80000000)
-	if _, err := t.conn.Write(rec); err != nil {
+	hdr := b.Bytes()
+	binary.BigEndian.PutUint32(hdr, uint32(len(hdr)-4+len(args))|0x80000000)
+	// The header and the arguments go out in one writev, not copied
+	// together first.
+	if _, err := (&net.Buffers{hdr, args}).WriteTo(t.conn); err != nil {
 		return nil, err
 	}
 	for {
@@ -203,6 +205,9 @@ func (t *TCP) readRecord() ([]byte, error) {
 		frag := make([]byte, n)
 		if _, err := io.ReadFull(t.r, frag); err != nil {
 			return nil, err
+		}
+		if out == nil && h&0x80000000 != 0 {
+			return frag, nil // one fragment: no second copy
 		}
 		out = append(out, frag...)
 		if h&0x80000000 != 0 {
