@@ -59,56 +59,72 @@ const maxFlushAttempts = 32
 
 type fileKey struct{ vol, ino uint64 }
 
-// dirtyBlock is the buffered part of one block: buf holds the block from
-// offset 0 to the end of the last write, of which only ranges are written.
+// dirtyBlock is the buffered part of one block: the bytes written, as
+// sorted, disjoint, non-adjacent extents (a few KiB written at random into
+// a block take a few KiB, not the block up to their end).
 type dirtyBlock struct {
-	buf    []byte
-	ranges [][2]uint32 // sorted, disjoint, non-adjacent [lo, hi)
+	exts []extent
 }
 
-// add copies p to offset lo of the block.
+// extent is written bytes at an offset of the block.
+type extent struct {
+	off  uint32
+	data []byte
+}
+
+func (e *extent) end() uint32 { return e.off + uint32(len(e.data)) }
+
+// add copies p to offset lo of the block and returns the bytes it
+// allocated for that (less what it freed).
 func (b *dirtyBlock) add(lo uint32, p []byte, blockSize int) (grown int) {
 	hi := lo + uint32(len(p))
-	if int(hi) > len(b.buf) {
-		before := cap(b.buf)
-		if int(hi) > cap(b.buf) {
-			nb := make([]byte, hi, min(max(int(hi), 2*cap(b.buf)), blockSize))
-			copy(nb, b.buf)
-			b.buf = nb
-		} else {
-			b.buf = b.buf[:hi]
+	// Extents [i, j) overlap or touch [lo, hi).
+	i := 0
+	for i < len(b.exts) && b.exts[i].end() < lo {
+		i++
+	}
+	j := i
+	for j < len(b.exts) && b.exts[j].off <= hi {
+		j++
+	}
+	if i == j {
+		e := extent{off: lo, data: append([]byte(nil), p...)}
+		b.exts = slices.Insert(b.exts, i, e)
+		return cap(e.data)
+	}
+	first, last := &b.exts[i], &b.exts[j-1]
+	nlo, nhi := min(lo, first.off), max(hi, last.end())
+	if j == i+1 && first.off == nlo {
+		// Within or at the end of one extent (sequential writes): grow it
+		// in place, doubling up to the rest of the block.
+		if need := int(nhi - nlo); need > cap(first.data) {
+			before := cap(first.data)
+			nd := make([]byte, len(first.data), min(max(need, 2*before), blockSize-int(nlo)))
+			copy(nd, first.data)
+			first.data = nd
+			grown = cap(nd) - before
 		}
-		grown = cap(b.buf) - before
+		first.data = first.data[:max(len(first.data), int(nhi-nlo))]
+		copy(first.data[lo-nlo:], p)
+		return grown
 	}
-	copy(b.buf[lo:], p)
-	// Merge [lo, hi) into the ranges.
-	out := b.ranges[:0:0]
-	placed := false
-	for _, r := range b.ranges {
-		switch {
-		case r[1] < lo:
-			out = append(out, r)
-		case r[0] > hi:
-			if !placed {
-				out = append(out, [2]uint32{lo, hi})
-				placed = true
-			}
-			out = append(out, r)
-		default:
-			lo, hi = min(lo, r[0]), max(hi, r[1])
-		}
+	merged := make([]byte, nhi-nlo)
+	for _, e := range b.exts[i:j] {
+		copy(merged[e.off-nlo:], e.data)
+		grown -= cap(e.data)
 	}
-	if !placed {
-		out = append(out, [2]uint32{lo, hi})
-	}
-	b.ranges = out
-	return grown
+	copy(merged[lo-nlo:], p)
+	b.exts = slices.Replace(b.exts, i, j, extent{off: nlo, data: merged})
+	return grown + cap(merged)
 }
 
 // whole reports whether the block is written from 0 to blockSize.
 func (b *dirtyBlock) whole(blockSize int) bool {
-	return len(b.ranges) == 1 && b.ranges[0][0] == 0 && int(b.ranges[0][1]) == blockSize
+	return len(b.exts) == 1 && b.exts[0].off == 0 && len(b.exts[0].data) == blockSize
 }
+
+// end returns the end of the furthest write into the block.
+func (b *dirtyBlock) end() uint32 { return b.exts[len(b.exts)-1].end() }
 
 // covers reports whether the block's writes replace all of the stored block
 // old (nil: a hole), so that it need not be read.
@@ -116,11 +132,26 @@ func (b *dirtyBlock) covers(blockSize int, old []byte) bool {
 	if old == nil || b.whole(blockSize) {
 		return true
 	}
-	if len(b.ranges) != 1 || b.ranges[0][0] != 0 {
+	if len(b.exts) != 1 || b.exts[0].off != 0 {
 		return false
 	}
 	rec, err := decodeBlock(old)
-	return err == nil && rec.Length <= b.ranges[0][1]
+	return err == nil && rec.Length <= b.end()
+}
+
+// plain returns the block's new plaintext over prev, the stored block's
+// (nil: a hole, whose unwritten bytes are zeros). It may return the buffer
+// of the block's only extent.
+func (b *dirtyBlock) plain(prev []byte) []byte {
+	if len(b.exts) == 1 && b.exts[0].off == 0 && len(prev) <= len(b.exts[0].data) {
+		return b.exts[0].data
+	}
+	out := make([]byte, max(len(prev), int(b.end())))
+	copy(out, prev)
+	for _, e := range b.exts {
+		copy(out[e.off:], e.data)
+	}
+	return out
 }
 
 // dirtyFile is the write-back state of one file. Fields other than flushMu
@@ -518,11 +549,10 @@ func (f *FileSystem) storeDirtyOnce(ctx context.Context, ino uint64, idx []uint6
 	err = f.parallel(ranges, func(i int, br blockRange) error {
 		b := blocks[br.index]
 		old := recs[br.index]
-		plain := b.buf
 		if !b.whole(bs) {
-			writes := make([]data.Write, len(b.ranges))
-			for j, r := range b.ranges {
-				writes[j] = data.Write{Off: r[0], Data: b.buf[r[0]:r[1]]}
+			writes := make([]data.Write, len(b.exts))
+			for j, e := range b.exts {
+				writes[j] = data.Write{Off: e.off, Data: e.data}
 			}
 			nb, ok, err := f.patchBlock(key, ino, br.index, old, writes)
 			if ok || err != nil {
@@ -530,19 +560,14 @@ func (f *FileSystem) storeDirtyOnce(ctx context.Context, ino uint64, idx []uint6
 				return err
 			}
 		}
+		var prev []byte
 		if !b.covers(bs, old) {
-			prev, err := f.loadBlock(ctx, key, ino, br.index, old)
-			if err != nil {
+			var err error
+			if prev, err = f.loadBlock(ctx, key, ino, br.index, old); err != nil {
 				return err
 			}
-			plain = make([]byte, max(len(prev), len(b.buf)))
-			copy(plain, prev)
-			for _, r := range b.ranges {
-				copy(plain[r[0]:r[1]], b.buf[r[0]:r[1]])
-			}
 		}
-		// Without a stored block the gaps between ranges are zeros: buf
-		// was allocated zeroed and only ranges were copied in.
+		plain := b.plain(prev)
 		// plain is the buffer's (no write changes it once it is being
 		// stored) or a new merge: the cache may keep it.
 		rec, err := f.svc.data.SaveOwned(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
