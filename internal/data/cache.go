@@ -14,24 +14,24 @@ type blockCache struct {
 	mu struct {
 		sync.Mutex
 		bytes   int
-		entries map[string]*list.Element
+		entries map[blockID]*list.Element
 		lru     list.List // front: most recent; values are *cacheEntry
 	}
 	maxBytes int
 }
 
 type cacheEntry struct {
-	key   string
+	key   blockID
 	plain []byte
 }
 
 func newBlockCache(maxBytes int) *blockCache {
 	c := &blockCache{maxBytes: maxBytes}
-	c.mu.entries = map[string]*list.Element{}
+	c.mu.entries = map[blockID]*list.Element{}
 	return c
 }
 
-func (c *blockCache) get(key string) ([]byte, bool) {
+func (c *blockCache) get(key blockID) ([]byte, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -45,7 +45,7 @@ func (c *blockCache) get(key string) ([]byte, bool) {
 	return e.Value.(*cacheEntry).plain, true
 }
 
-func (c *blockCache) put(key string, plain []byte) {
+func (c *blockCache) put(key blockID, plain []byte) {
 	if c == nil || len(plain) > c.maxBytes/8 {
 		return
 	}

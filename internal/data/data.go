@@ -270,16 +270,25 @@ func (s *Store) save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []
 	return r, nil
 }
 
-// cacheKey names a block object's plaintext in the cache: the object key
-// alone is not enough, since the same bytes must also be bound to the
-// address and the record's check to be the right block.
-func cacheKey(a Addr, r *Record) string {
-	k := fmt.Sprintf("%s/%x/%x/%x/%x", r.BlobKey, a.Vol, a.Ino, a.Index, r.Check)
-	if n := len(r.Patches); n > 0 {
-		// A patch's ID is random and new with the patch, and every list
-		// of patches is made by one AddPatches, which ends it with its
-		// new patches: the count and the last ID name the list.
-		k += fmt.Sprintf("+%d/%x", n, r.Patches[n-1].ID)
+// blockID names a version of a block in the cache: the object key alone
+// is not enough, since the same bytes must also be bound to the address and
+// the record's check to be the right block, and a block with patches is
+// another version than its object.
+type blockID struct {
+	blobKey string
+	addr    Addr
+	check   [16]byte
+	// patches and lastPatch name the record's list of patches: a patch's
+	// ID is random and new with the patch, and every list of patches is
+	// made by one AddPatches, which ends it with its new patches.
+	patches   int
+	lastPatch uint64
+}
+
+func cacheKey(a Addr, r *Record) blockID {
+	k := blockID{blobKey: r.BlobKey, addr: a, check: r.Check, patches: len(r.Patches)}
+	if k.patches > 0 {
+		k.lastPatch = r.Patches[k.patches-1].ID
 	}
 	return k
 }
