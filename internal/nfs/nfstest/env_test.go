@@ -45,7 +45,13 @@ func newEnv(t testing.TB) *env {
 
 func newEnvClock(t testing.TB, ck clock.Clock) *env {
 	t.Helper()
-	m, err := pebblemeta.Open("", pebblemeta.Options{FS: vfs.NewMem()})
+	return newEnvFS(t, ck, vfs.NewMem())
+}
+
+// newEnvFS is newEnvClock with the metadata store on mfs.
+func newEnvFS(t testing.TB, ck clock.Clock, mfs vfs.FS) *env {
+	t.Helper()
+	m, err := pebblemeta.Open("", pebblemeta.Options{FS: mfs})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
 	svc := fs.New(m, data.New(memblob.New(), data.Options{}), nil, fs.Options{Clock: ck, NoBackground: true})
