@@ -211,28 +211,46 @@ func crcCheck(p []byte) (c [16]byte) {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Save stores plaintext as block a and returns its record. key is nil for
-// unencrypted file systems. When Save returns, a non-inline block's object is
-// durable; the caller makes the record durable in its metadata transaction
-// (if that never commits, the object is garbage that fsck reclaims). Save
-// does not keep plaintext.
+// Save stores plaintext as block a and returns its record, and keeps a copy
+// of the plaintext in the cache. key is nil for unencrypted file systems.
+// When Save returns, a non-inline block's object is durable; the caller
+// makes the record durable in its metadata transaction (if that never
+// commits, the object is garbage that fsck reclaims). Save does not keep
+// plaintext.
 func (s *Store) Save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte) (Record, error) {
-	return s.save(ctx, key, a, plaintext, false)
+	return s.save(ctx, key, a, plaintext, cacheCopy)
 }
 
 // SaveOwned is Save for a plaintext buffer that the caller gives up: the
 // cache keeps it instead of a copy, so the caller must never modify it
 // again.
 func (s *Store) SaveOwned(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte) (Record, error) {
-	return s.save(ctx, key, a, plaintext, true)
+	return s.save(ctx, key, a, plaintext, cacheOwned)
 }
+
+// SaveWhole is Save for a block written whole, which is not kept in the
+// cache: blocks written in a stream are seldom read back at once, and
+// caching them would replace what is read with what is written (and, in a
+// large cache, take fresh memory for every block).
+func (s *Store) SaveWhole(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte) (Record, error) {
+	return s.save(ctx, key, a, plaintext, cacheNone)
+}
+
+// cacheMode says what save does with the plaintext.
+type cacheMode int
+
+const (
+	cacheCopy  cacheMode = iota // the cache keeps a copy
+	cacheOwned                  // the cache keeps the buffer
+	cacheNone                   // the cache is left alone
+)
 
 // sealBuffers holds envelope buffers between Saves (blob.Store.Put keeps
 // nothing), so that sealing a block does not allocate and clear a new
 // block-sized buffer each time.
 var sealBuffers sync.Pool
 
-func (s *Store) save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte, owned bool) (Record, error) {
+func (s *Store) save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []byte, mode cacheMode) (Record, error) {
 	r := Record{Length: uint32(len(plaintext)), BaseLength: uint32(len(plaintext))}
 	stored := plaintext
 	if key != nil {
@@ -263,10 +281,12 @@ func (s *Store) save(ctx context.Context, key *kms.DataKey, a Addr, plaintext []
 		return Record{}, fmt.Errorf("data: store block %d of inode %d: %w", a.Index, a.Ino, err)
 	}
 	r.BlobKey = bk
-	if !owned {
-		plaintext = append([]byte(nil), plaintext...)
+	switch mode {
+	case cacheCopy:
+		s.cache.put(cacheKey(a, &r), append([]byte(nil), plaintext...))
+	case cacheOwned:
+		s.cache.put(cacheKey(a, &r), plaintext)
 	}
-	s.cache.put(cacheKey(a, &r), plaintext)
 	return r, nil
 }
 

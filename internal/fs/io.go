@@ -305,7 +305,11 @@ func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []
 			copy(plain, prev)
 			copy(plain[br.lo:], src)
 		}
-		rec, err := f.svc.data.Save(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
+		save := f.svc.data.Save // a merge with the stored block: cached
+		if br.lo == 0 && br.hi == bs {
+			save = f.svc.data.SaveWhole
+		}
+		rec, err := save(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
 		blocks[i] = newBlock{index: br.index, old: old, rec: rec}
 		return err
 	})

@@ -568,9 +568,14 @@ func (f *FileSystem) storeDirtyOnce(ctx context.Context, ino uint64, idx []uint6
 			}
 		}
 		plain := b.plain(prev)
-		// plain is the buffer's (no write changes it once it is being
-		// stored) or a new merge: the cache may keep it.
-		rec, err := f.svc.data.SaveOwned(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
+		// A merge with the stored block (a new buffer) is kept in the
+		// cache; new data alone, such as a stream of whole blocks, is
+		// not.
+		save := f.svc.data.SaveWhole
+		if prev != nil {
+			save = f.svc.data.SaveOwned
+		}
+		rec, err := save(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
 		stored[i] = newBlock{index: br.index, old: old, rec: rec}
 		return err
 	})
