@@ -279,6 +279,19 @@ func TestAlertsSurviveRestart(t *testing.T) {
 	require.Eventually(t, func() bool {
 		rcv.mu.Lock()
 		defer rcv.mu.Unlock()
-		return len(rcv.bodies) == 1 && rcv.ok
+		return len(rcv.bodies) >= 1 && rcv.ok
 	}, 20*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		n, err := e.cfg.PendingAlerts(ctx)
+		return err == nil && n == 0
+	}, 20*time.Second, 5*time.Millisecond, "delivered, so no longer pending")
+	// Delivery is at least once: an attempt that the stop cancelled may
+	// still have reached the endpoint after it came up. Any second
+	// delivery is the same notification.
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	require.LessOrEqual(t, len(rcv.bodies), 2)
+	for _, b := range rcv.bodies {
+		require.Equal(t, rcv.bodies[0], b)
+	}
 }
