@@ -134,6 +134,20 @@ func TestCacheServesRecentBlocks(t *testing.T) {
 	other.Check[0] ^= 1
 	_, err = s.Load(ctx, key, a, &other)
 	require.ErrorIs(t, err, data.ErrCorrupt)
+
+	// A block written whole is read back from storage, a merged block
+	// (SaveOwned) from the cache.
+	whole, err := s.SaveWhole(ctx, key, a, p)
+	require.NoError(t, err)
+	require.True(t, blobs.Corrupt(whole.BlobKey, 500))
+	_, err = s.Load(ctx, key, a, &whole)
+	require.ErrorIs(t, err, data.ErrCorrupt, "not served from the cache")
+	owned, err := s.SaveOwned(ctx, key, a, append([]byte(nil), p...))
+	require.NoError(t, err)
+	require.True(t, blobs.Corrupt(owned.BlobKey, 500))
+	got, err = s.Load(ctx, key, a, &owned)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(p, got))
 }
 
 // BenchmarkSave measures the CPU cost of storing a full block with and
@@ -188,29 +202,4 @@ func BenchmarkLoadMiss(b *testing.B) {
 			}
 		})
 	}
-}
-
-// TestSaveWholeSkipsTheCache: a block written whole is read back from
-// storage, a merged block (SaveOwned) from the cache.
-func TestSaveWholeSkipsTheCache(t *testing.T) {
-	ctx := context.Background()
-	blobs := memblob.New()
-	s := data.New(blobs, data.Options{InlineMax: -1})
-	key := testKey(t, 1)
-	a := data.Addr{Vol: 1, Ino: 2, Index: 0}
-	p := make([]byte, 100_000)
-	_, _ = rand.Read(p)
-
-	whole, err := s.SaveWhole(ctx, key, a, p)
-	require.NoError(t, err)
-	require.True(t, blobs.Corrupt(whole.BlobKey, 500))
-	_, err = s.Load(ctx, key, a, &whole)
-	require.ErrorIs(t, err, data.ErrCorrupt, "not served from the cache")
-
-	owned, err := s.SaveOwned(ctx, key, a, append([]byte(nil), p...))
-	require.NoError(t, err)
-	require.True(t, blobs.Corrupt(owned.BlobKey, 500))
-	got, err := s.Load(ctx, key, a, &owned)
-	require.NoError(t, err)
-	require.True(t, bytes.Equal(p, got))
 }
