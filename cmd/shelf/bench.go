@@ -137,13 +137,19 @@ func (w *benchWorker) do(ctx context.Context, ops ...nfsv4.NfsArgop4) (*nfsv4.Co
 	if err != nil {
 		return nil, err
 	}
+	return res, w.settle(seqid, res)
+}
+
+// settle advances the worker's slot seqid to seqid when the reply's
+// SEQUENCE succeeded, and returns the reply's failure, if any.
+func (w *benchWorker) settle(seqid uint32, res *nfsv4.Compound4res) error {
 	if len(res.Resarray) > 0 && nfstest.Status(res.Resarray[0]) == nfsv4.NFS4_OK {
 		w.seqid = seqid
 	}
 	if err := nfstest.Check(res, nil); err != nil {
-		return nil, fmt.Errorf("worker %d: %w", w.id, err)
+		return fmt.Errorf("worker %d: %w", w.id, err)
 	}
-	return res, nil
+	return nil
 }
 
 // benchSession connects and establishes one NFSv4.1 session with slots
@@ -390,11 +396,8 @@ func (w *benchWorker) read(ctx context.Context, off int64, count int) ([]byte, b
 	if err != nil {
 		return nil, false, err
 	}
-	if len(res.Resarray) > 0 && nfstest.Status(res.Resarray[0]) == nfsv4.NFS4_OK {
-		w.seqid = seqid
-	}
-	if err := nfstest.Check(res, nil); err != nil {
-		return nil, false, fmt.Errorf("worker %d: %w", w.id, err)
+	if err := w.settle(seqid, res); err != nil {
+		return nil, false, err
 	}
 	ok := nfstest.Last(res).(*nfsv4.NfsResop4_OP_READ).Opread.(*nfsv4.Read4res_NFS4_OK)
 	return ok.Resok4.Data, ok.Resok4.Eof, nil

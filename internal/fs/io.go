@@ -285,10 +285,10 @@ func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []
 	err = f.parallel(ranges, func(i int, br blockRange) error {
 		src := p[br.index*bs+br.lo-off : br.index*bs+br.hi-off]
 		old := recs[br.index]
-		var plain []byte
-		if br.lo == 0 && br.hi == bs {
-			plain = src
-		} else {
+		// A merge with the stored block (a new buffer) is kept in the
+		// cache; new data alone is not (data.SaveWhole).
+		plain, save := src, f.svc.data.SaveWhole
+		if br.lo != 0 || br.hi != bs {
 			nb, ok, err := f.patchBlock(key, ino, br.index, old, []data.Write{{Off: uint32(br.lo), Data: src}})
 			if ok || err != nil {
 				blocks[i] = nb
@@ -300,14 +300,11 @@ func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []
 				if prev, err = f.loadBlock(ctx, key, ino, br.index, old); err != nil {
 					return err
 				}
+				save = f.svc.data.SaveOwned
 			}
 			plain = make([]byte, max(uint64(len(prev)), br.hi))
 			copy(plain, prev)
 			copy(plain[br.lo:], src)
-		}
-		save := f.svc.data.Save // a merge with the stored block: cached
-		if br.lo == 0 && br.hi == bs {
-			save = f.svc.data.SaveWhole
 		}
 		rec, err := save(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: br.index}, plain)
 		blocks[i] = newBlock{index: br.index, old: old, rec: rec}
