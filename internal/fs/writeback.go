@@ -285,6 +285,10 @@ func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint
 	if err := f.spaceCheck(op, ino); err != nil {
 		return Attr{}, err
 	}
+	// The stored attributes and the buffer are read as one state, as
+	// GetAttr reads them: a flush that stores this file's buffer between
+	// the two would otherwise make the answer miss its size and change.
+	s.wb.attrMu.RLock()
 	var a Attr
 	err := f.view(ctx, op, ino, func(r *reader) error {
 		n, err := r.inode(ino)
@@ -298,11 +302,13 @@ func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint
 		return nil
 	})
 	if err != nil {
+		s.wb.attrMu.RUnlock()
 		return Attr{}, err
 	}
 	if c.UID != 0 && a.Mode&(ModeSetUID|ModeSetGID) != 0 {
 		// The write must clear setuid/setgid in the same commit: write
 		// through.
+		s.wb.attrMu.RUnlock()
 		return f.Write(ctx, c, ino, off, p)
 	}
 	bs := f.rec.BlockSize
@@ -310,6 +316,7 @@ func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint
 	s.wb.mu.Lock()
 	if s.wb.mu.closed {
 		s.wb.mu.Unlock()
+		s.wb.attrMu.RUnlock()
 		return f.Write(ctx, c, ino, off, p)
 	}
 	k := fileKey{f.rec.Vol, ino}
@@ -348,6 +355,7 @@ func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint
 		s.wg.Add(1)
 	}
 	s.wb.mu.Unlock()
+	s.wb.attrMu.RUnlock()
 
 	if background {
 		go func() {

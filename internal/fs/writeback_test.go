@@ -152,6 +152,53 @@ func TestUnstableWritesModel(t *testing.T) {
 	}
 }
 
+// TestUnstableWriteAttrsDuringFlushes checks the attributes an unstable
+// write answers while other callers store the buffer: the size never goes
+// below the furthest write, and the change attribute always grows.
+func TestUnstableWriteAttrsDuringFlushes(t *testing.T) {
+	both(t, func(t *testing.T, e *env, f *fs.FileSystem) {
+		_, f = e.restart(t, f.ID(), fs.Options{WriteBackBytes: 1 << 20})
+		a := create(t, f, root, fs.RootIno, "w", 0o644)
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := f.Commit(ctx, a.Ino); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+		var last fs.Attr
+		end := 0
+		for i := range 300 {
+			// Mostly below the end, sometimes past it.
+			off := (i * 7919) % (end + 1)
+			if i%5 == 0 {
+				off = end
+			}
+			p := make([]byte, 1+i%3000)
+			got, err := f.WriteUnstable(ctx, root, a.Ino, uint64(off), p)
+			require.NoError(t, err)
+			end = max(end, off+len(p))
+			require.EqualValues(t, end, got.Size, "write %d", i)
+			require.Greater(t, got.Change, last.Change, "write %d", i)
+			last = got
+		}
+		close(done)
+		wg.Wait()
+		got, err := f.GetAttr(ctx, a.Ino)
+		require.NoError(t, err)
+		require.EqualValues(t, end, got.Size)
+		require.GreaterOrEqual(t, got.Change, last.Change)
+	})
+}
+
 func TestUnstableWritesOfRemovedFileAreDropped(t *testing.T) {
 	both(t, func(t *testing.T, e *env, f *fs.FileSystem) {
 		a := create(t, f, root, fs.RootIno, "gone", 0o644)
