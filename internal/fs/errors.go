@@ -29,6 +29,7 @@ const (
 	KeyUnavailable                 // the file system's KMS key is disabled or deleted (EIO class)
 	TooDeep                        // directory depth limit reached
 	Busy                           // EBUSY
+	NoSuchOffset                   // ENXIO: no data or hole at or past the offset
 )
 
 var codeNames = map[Code]string{
@@ -38,6 +39,7 @@ var codeNames = map[Code]string{
 	NameTooLong: "file name too long", NoSpace: "no space left on device",
 	FileTooBig: "file too large", TooManyLinks: "too many links", Stale: "stale file handle",
 	KeyUnavailable: "encryption key unavailable", TooDeep: "directory tree too deep", Busy: "resource busy",
+	NoSuchOffset: "no such offset",
 }
 
 func (c Code) String() string {

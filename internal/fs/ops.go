@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/shelf-efs/shelf/internal/meta"
@@ -517,13 +518,22 @@ func (t *txn) freeInode(n *inode) error {
 // freeBlocks deletes up to limit blocks of n with index >= from (garbage
 // collecting their objects) and reports whether none are left.
 func (t *txn) freeBlocks(n *inode, from uint64, limit int) (done bool, err error) {
+	return t.freeBlockRange(n, from, math.MaxUint64, limit)
+}
+
+// freeBlockRange is freeBlocks for the blocks from..to-1 (to MaxUint64:
+// every block from from on).
+func (t *txn) freeBlockRange(n *inode, from, to uint64, limit int) (done bool, err error) {
 	vol := t.f.rec.Vol
 	var keys [][]byte
 	var freed uint64
 	var garbage []string
 	done = true
-	start := meta.BlockKey(vol, n.Ino, from)
-	err = t.Scan(start, meta.PrefixEnd(meta.BlockPrefix(vol, n.Ino)), func(k, v []byte) (bool, error) {
+	start, end := meta.BlockKey(vol, n.Ino, from), meta.PrefixEnd(meta.BlockPrefix(vol, n.Ino))
+	if to != math.MaxUint64 {
+		end = meta.BlockKey(vol, n.Ino, to)
+	}
+	err = t.Scan(start, end, func(k, v []byte) (bool, error) {
 		if len(keys) == limit {
 			done = false
 			return false, nil

@@ -157,6 +157,23 @@ func (c *compound) dispatch(arg nfsv4.NfsArgop4) (nfsv4.NfsResop4, nfsv4.Nfsstat
 		r := nfsv4.FreeStateid4res{FsrStatus: c.opFreeStateid(a.OpfreeStateid.FsaStateid)}
 		return &nfsv4.NfsResop4_OP_FREE_STATEID{OpfreeStateid: r}, r.FsrStatus
 
+	// NFSv4.2 (RFC 7862).
+	case *nfsv4.NfsArgop4_OP_SEEK:
+		r := c.opSeek(&a.Opseek)
+		return &nfsv4.NfsResop4_OP_SEEK{Opseek: r}, r.GetSaStatus()
+	case *nfsv4.NfsArgop4_OP_ALLOCATE:
+		r := nfsv4.Allocate4res{ArStatus: c.opAllocate(a.Opallocate.AaStateid, a.Opallocate.AaOffset, a.Opallocate.AaLength, false)}
+		return &nfsv4.NfsResop4_OP_ALLOCATE{Opallocate: r}, r.ArStatus
+	case *nfsv4.NfsArgop4_OP_DEALLOCATE:
+		r := nfsv4.Deallocate4res{DrStatus: c.opAllocate(a.Opdeallocate.DaStateid, a.Opdeallocate.DaOffset, a.Opdeallocate.DaLength, true)}
+		return &nfsv4.NfsResop4_OP_DEALLOCATE{Opdeallocate: r}, r.DrStatus
+	case *nfsv4.NfsArgop4_OP_COPY, *nfsv4.NfsArgop4_OP_COPY_NOTIFY, *nfsv4.NfsArgop4_OP_OFFLOAD_CANCEL,
+		*nfsv4.NfsArgop4_OP_OFFLOAD_STATUS, *nfsv4.NfsArgop4_OP_READ_PLUS, *nfsv4.NfsArgop4_OP_WRITE_SAME,
+		*nfsv4.NfsArgop4_OP_CLONE, *nfsv4.NfsArgop4_OP_IO_ADVISE, *nfsv4.NfsArgop4_OP_LAYOUTERROR,
+		*nfsv4.NfsArgop4_OP_LAYOUTSTATS:
+		// Optional in 4.2: the client copies, reads and writes itself.
+		return errorResult(arg.GetArgop(), nfsv4.NFS4ERR_NOTSUPP), nfsv4.NFS4ERR_NOTSUPP
+
 	// Delegations and pNFS: EFS supports neither (efs-reference.md §2).
 	case *nfsv4.NfsArgop4_OP_DELEGPURGE, *nfsv4.NfsArgop4_OP_DELEGRETURN, *nfsv4.NfsArgop4_OP_GET_DIR_DELEGATION,
 		*nfsv4.NfsArgop4_OP_GETDEVICEINFO, *nfsv4.NfsArgop4_OP_GETDEVICELIST, *nfsv4.NfsArgop4_OP_LAYOUTCOMMIT,

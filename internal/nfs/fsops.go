@@ -468,7 +468,7 @@ func (c *compound) secinfoResult(st nfsv4.Nfsstat4) nfsv4.Secinfo4res {
 	if st != nfsv4.NFS4_OK {
 		return &nfsv4.Secinfo4res_default{Status: st}
 	}
-	if c.minor == 1 {
+	if c.minor >= 1 {
 		// SECINFO consumes the current filehandle (RFC 8881 §2.6.3.1.1.8).
 		c.hasCur, c.hasCurSid = false, false
 	}

@@ -22,7 +22,7 @@ func (c *compound) lockFile() (fileHandle, nfsv4.Nfsstat4) {
 	case fs.TypeDirectory:
 		return fh, nfsv4.NFS4ERR_ISDIR
 	}
-	if c.minor == 1 {
+	if c.minor >= 1 {
 		return fh, nfsv4.NFS4ERR_WRONG_TYPE
 	}
 	return fh, nfsv4.NFS4ERR_INVAL

@@ -32,7 +32,7 @@ func TestStatusOfCode(t *testing.T) {
 		fs.IsDir: nfsv4.NFS4ERR_ISDIR, fs.NotEmpty: nfsv4.NFS4ERR_NOTEMPTY, fs.Invalid: nfsv4.NFS4ERR_INVAL,
 		fs.NameTooLong: nfsv4.NFS4ERR_NAMETOOLONG, fs.NoSpace: nfsv4.NFS4ERR_NOSPC, fs.FileTooBig: nfsv4.NFS4ERR_FBIG,
 		fs.TooManyLinks: nfsv4.NFS4ERR_MLINK, fs.Stale: nfsv4.NFS4ERR_STALE, fs.KeyUnavailable: nfsv4.NFS4ERR_IO,
-		fs.TooDeep: nfsv4.NFS4ERR_NOSPC, fs.Busy: nfsv4.NFS4ERR_DELAY,
+		fs.TooDeep: nfsv4.NFS4ERR_NOSPC, fs.Busy: nfsv4.NFS4ERR_DELAY, fs.NoSuchOffset: nfsv4.NFS4ERR_NXIO,
 	}
 	n := 0
 	for c := fs.Code(1); c.String() != fmt.Sprintf("code %d", int(c)); c++ {

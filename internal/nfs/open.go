@@ -21,11 +21,11 @@ func (c *compound) regularFile(fh fileHandle) nfsv4.Nfsstat4 {
 	case fs.TypeDirectory:
 		return nfsv4.NFS4ERR_ISDIR
 	case fs.TypeSymlink:
-		if c.minor == 1 {
+		if c.minor >= 1 {
 			return nfsv4.NFS4ERR_SYMLINK
 		}
 	}
-	if c.minor == 1 {
+	if c.minor >= 1 {
 		return nfsv4.NFS4ERR_WRONG_TYPE
 	}
 	return nfsv4.NFS4ERR_INVAL
@@ -87,7 +87,7 @@ func (c *compound) opOpen(a *nfsv4.Open4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4) 
 	}
 	access := a.ShareAccess & nfsv4.OPEN4_SHARE_ACCESS_BOTH
 	extra := a.ShareAccess &^ nfsv4.OPEN4_SHARE_ACCESS_BOTH
-	if c.minor == 1 {
+	if c.minor >= 1 {
 		extra &^= shareAccessWantBits
 	}
 	if access == 0 || extra != 0 || a.ShareDeny > nfsv4.OPEN4_SHARE_DENY_BOTH {
@@ -96,7 +96,7 @@ func (c *compound) opOpen(a *nfsv4.Open4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4) 
 	p := c.p
 	now := p.lock()
 	var cl *client
-	if c.minor == 1 {
+	if c.minor >= 1 {
 		cl = c.cl
 	} else {
 		var st nfsv4.Nfsstat4

@@ -288,6 +288,12 @@ func readHeader(r *bytes.Reader) (compoundHeader, nfsv4.Nfsstat4, bool) {
 func validUTF8(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 
 // knownOp reports whether code is an operation go-xdr can decode.
+// MaxMinorVersion is the highest NFSv4 minor version served: 4.2 (RFC
+// 7862) is 4.1 with the operations of its own that shelf implements (SEEK,
+// ALLOCATE, DEALLOCATE); the others answer NFS4ERR_NOTSUPP, as the RFC
+// allows for its optional operations.
+const MaxMinorVersion = 2
+
 func knownOp(code nfsv4.NfsOpnum4) bool {
 	return code >= nfsv4.OP_ACCESS && code <= nfsv4.OP_CLONE || code == nfsv4.OP_ILLEGAL
 }
@@ -368,9 +374,9 @@ func (p *Program) compound(ctx context.Context, body []byte) (reply []byte, ok b
 	if st != nfsv4.NFS4_OK {
 		return encodeReply(&nfsv4.Compound4res{Status: st, Tag: h.tag}), true
 	}
-	if h.minor > 1 {
-		// RFC 8881 §16.2.3: no operations are processed. Linux then falls
-		// back from 4.2 to 4.1.
+	if h.minor > MaxMinorVersion {
+		// RFC 8881 §16.2.3: no operations are processed. A client then
+		// falls back to a minor version it shares with the server.
 		return encodeReply(&nfsv4.Compound4res{Status: nfsv4.NFS4ERR_MINOR_VERS_MISMATCH, Tag: h.tag}), true
 	}
 	tooBig := len(body) > maxArgsBytes
@@ -581,12 +587,14 @@ func illegalResult(op nfsv4.NfsOpnum4, st nfsv4.Nfsstat4) nfsv4.NfsResop4 {
 // legal checks that op exists in the COMPOUND's minor version.
 func (c *compound) legal(op nfsv4.NfsOpnum4) (bool, nfsv4.Nfsstat4) {
 	switch {
-	case op == nfsv4.OP_ILLEGAL, op > nfsv4.OP_RECLAIM_COMPLETE:
+	case op == nfsv4.OP_ILLEGAL, op > nfsv4.OP_CLONE:
+		return false, nfsv4.NFS4ERR_OP_ILLEGAL
+	case c.minor < 2 && op > nfsv4.OP_RECLAIM_COMPLETE:
 		// NFSv4.2 operations are not part of 4.0 or 4.1.
 		return false, nfsv4.NFS4ERR_OP_ILLEGAL
 	case c.minor == 0 && op >= nfsv4.OP_BACKCHANNEL_CTL:
 		return false, nfsv4.NFS4ERR_OP_ILLEGAL
-	case c.minor == 1:
+	case c.minor >= 1:
 		switch op {
 		case nfsv4.OP_OPEN_CONFIRM, nfsv4.OP_RENEW, nfsv4.OP_SETCLIENTID, nfsv4.OP_SETCLIENTID_CONFIRM,
 			nfsv4.OP_RELEASE_LOCKOWNER:

@@ -379,11 +379,11 @@ func (p *Program) findStateLocked(c *compound, sid nfsv4.Stateid4) (*state, nfsv
 	if s == nil || s.owner.client.key.fsID != c.fsID {
 		return nil, nfsv4.NFS4ERR_BAD_STATEID
 	}
-	if c.minor == 1 && c.cl != nil && s.owner.client != c.cl {
+	if c.minor >= 1 && c.cl != nil && s.owner.client != c.cl {
 		return nil, nfsv4.NFS4ERR_BAD_STATEID
 	}
 	switch {
-	case sid.Seqid == 0 && c.minor == 1:
+	case sid.Seqid == 0 && c.minor >= 1:
 	case seqLess(sid.Seqid, s.seqid):
 		return nil, nfsv4.NFS4ERR_OLD_STATEID
 	case sid.Seqid != s.seqid:
@@ -401,7 +401,7 @@ func seqLess(a, b uint32) bool { return int32(a-b) < 0 }
 // resolveStateid replaces the current stateid by the compound's
 // (NFSv4.1).
 func (c *compound) resolveStateid(sid nfsv4.Stateid4) (nfsv4.Stateid4, nfsv4.Nfsstat4) {
-	if c.minor == 1 && sid == currentStateid {
+	if c.minor >= 1 && sid == currentStateid {
 		if !c.hasCurSid {
 			return sid, nfsv4.NFS4ERR_BAD_STATEID
 		}

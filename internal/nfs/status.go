@@ -53,6 +53,8 @@ func statusOfCode(c fs.Code) nfsv4.Nfsstat4 {
 	case fs.Busy:
 		// EBUSY is transient in fs; the client retries after DELAY.
 		return nfsv4.NFS4ERR_DELAY
+	case fs.NoSuchOffset:
+		return nfsv4.NFS4ERR_NXIO
 	}
 	return nfsv4.NFS4ERR_SERVERFAULT
 }

@@ -2,15 +2,17 @@
 //
 // TestKernelNFS mounts shelfd with the Linux kernel NFS client, in a VM
 // booted by the kernel-nfs harness, and runs testdata/kernel-workload.sh
-// there with NFSv4.1 and NFSv4.0. It runs only under `make e2e`
+// there with NFSv4.1, NFSv4.0 and NFSv4.2. It runs only under `make e2e`
 // (SHELF_E2E=1): it needs root and the harness, which
 // scripts/kernel-nfs-setup installs. Settings (environment):
 //
 //	SHELF_E2E=1             run the end-to-end tests
 //	SHELF_E2E_FULL=1        the full workload: 20,000 directory entries, a
-//	                        256 MiB file, 256 MiB of fio (default: 2,000
-//	                        entries, no big file, 16 MiB of fio)
-//	SHELF_E2E_VERS          NFS versions to test (default "4.1 4.0")
+//	                        256 MiB file, 256 MiB of fio, 10,000 fsx
+//	                        operations (default: 2,000 entries, no big
+//	                        file, 16 MiB of fio, 1,000 fsx operations)
+//	SHELF_E2E_FSX_OPS       operations of the fsx check (overrides the above)
+//	SHELF_E2E_VERS          NFS versions to test (default "4.1 4.0 4.2")
 //	SHELF_E2E_SERVER        HOST:PORT of an NFS server to test instead of
 //	                        starting shelfd (e.g. ganesha, to check the
 //	                        workload itself)
@@ -50,6 +52,7 @@ type workload struct {
 	nentries int
 	bigMiB   int
 	fioSize  string
+	fsxOps   int
 }
 
 func TestKernelNFS(t *testing.T) {
@@ -58,9 +61,14 @@ func TestKernelNFS(t *testing.T) {
 	}
 	root := repoRoot(t)
 	run := kernelHarness(t, root)
-	w := workload{nentries: 2000, fioSize: "16M"}
+	w := workload{nentries: 2000, fioSize: "16M", fsxOps: 1000}
 	if os.Getenv("SHELF_E2E_FULL") != "" {
-		w = workload{nentries: 20000, bigMiB: 256, fioSize: "256M"}
+		w = workload{nentries: 20000, bigMiB: 256, fioSize: "256M", fsxOps: 10000}
+	}
+	if s := os.Getenv("SHELF_E2E_FSX_OPS"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err, "SHELF_E2E_FSX_OPS")
+		w.fsxOps = n
 	}
 	work := os.Getenv("SHELF_E2E_OUT")
 	if work == "" {
@@ -89,7 +97,7 @@ func TestKernelNFS(t *testing.T) {
 
 	versions := strings.Fields(os.Getenv("SHELF_E2E_VERS"))
 	if len(versions) == 0 {
-		versions = []string{"4.1", "4.0"}
+		versions = []string{"4.1", "4.0", "4.2"}
 	}
 	var written []string // trees that exist on the server
 	for _, vers := range versions {
@@ -370,7 +378,7 @@ func kernelRun(t *testing.T, d *daemon, run, addr, vers, in, out string, w workl
 		"--timeout", strconv.Itoa(timeout), "--with-fio",
 		"--env", "E2E_PHASE=" + phase, "--env", "E2E_DIR=" + dirs,
 		"--env", "E2E_NENTRIES=" + strconv.Itoa(w.nentries), "--env", "E2E_BIG_MIB=" + strconv.Itoa(w.bigMiB),
-		"--env", "E2E_FIO_SIZE=" + w.fioSize,
+		"--env", "E2E_FIO_SIZE=" + w.fioSize, "--env", "E2E_FSX_OPS=" + strconv.Itoa(w.fsxOps),
 		script}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout+120)*time.Second)
 	defer cancel()

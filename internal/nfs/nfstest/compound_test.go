@@ -37,7 +37,7 @@ func TestProcedures(t *testing.T) {
 
 func TestMinorVersionMismatch(t *testing.T) {
 	e := newEnv(t)
-	c := nfstest.New(e.transport(0, 0), 2, "v42")
+	c := nfstest.New(e.transport(0, 0), 3, "v43")
 	c.Tag = "probe"
 	res, err := c.Compound(ctx, nfstest.PutRootFH(), nfstest.GetFH())
 	require.NoError(t, err)

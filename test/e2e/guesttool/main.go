@@ -6,9 +6,11 @@
 //	guesttool runas UID GID[,GID...] CMD [ARG...]
 //	guesttool locktest FILE
 //	guesttool rename OLD NEW      (rename(2), unlike busybox mv)
+//	guesttool fsx FILE OPS SEED MAXSIZE
 //
 // locktest prints one line per check ("ok …" or "FAIL …") and exits 1 if
-// any check failed.
+// any check failed. fsx (fsx.go) checks random I/O against a model of the
+// file and exits 1 at the first mismatch.
 package main
 
 import (
@@ -43,6 +45,8 @@ func main() {
 			fmt.Fprintln(os.Stderr, "guesttool:", err)
 			os.Exit(1)
 		}
+	case "fsx":
+		os.Exit(fsx(os.Args[2:]))
 	case "lockchild":
 		os.Exit(lockchild(os.Args[2:]))
 	default:
@@ -51,7 +55,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: guesttool runas UID GID[,GID...] CMD [ARG...] | locktest FILE | rename OLD NEW")
+	fmt.Fprintln(os.Stderr, "usage: guesttool runas UID GID[,GID...] CMD [ARG...] | locktest FILE | rename OLD NEW | fsx FILE OPS SEED MAXSIZE")
 	os.Exit(2)
 }
 

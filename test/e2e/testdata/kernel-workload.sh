@@ -16,7 +16,9 @@
 #
 # Settings (environment): E2E_PHASE, E2E_DIR, E2E_NENTRIES (entries of the
 # large directory), E2E_BIG_MIB (one extra file of that many MiB, 0: none),
-# E2E_FIO_SIZE (fio file size, e.g. 16M). /in/guesttool is test/e2e/guesttool.
+# E2E_FIO_SIZE (fio file size, e.g. 16M), E2E_FSX_OPS (operations of the fsx
+# check, default 1000), E2E_FSX_SEED (its seed, default random).
+# /in/guesttool is test/e2e/guesttool.
 #
 # Output: one line per check, "E2E-OK <check>" or "E2E-FAIL <check>: <why>",
 # then "E2E-DONE <phase> fails=<n>"; the exit status is 1 if a check failed.
@@ -28,6 +30,7 @@ D=${E2E_DIR:?E2E_DIR}
 NENTRIES=${E2E_NENTRIES:-2000}
 BIG_MIB=${E2E_BIG_MIB:-0}
 FIO_SIZE=${E2E_FIO_SIZE:-16M}
+FSX_OPS=${E2E_FSX_OPS:-1000}
 TOOL=/in/guesttool
 OUT=${KNFS_OUT_DIR:-/out}
 USER_UID=1000 USER_GID=1000 OTHER_UID=1001 OTHER_GID=1001
@@ -332,12 +335,21 @@ check "fio random 4 KiB writes, verified" fio --name=rand --filename=fio-rand --
 check "fio direct I/O, verified" fio --name=direct --filename=fio-direct --rw=write --bs=64k --size=4M \
 	--ioengine=psync --direct=1 --verify=md5 --do_verify=1 --output="$OUT/fio-direct.txt"
 
+# Random I/O through every path the client has to a file (page cache, shared
+# mmap, O_DIRECT, truncate, fsync, reopen, drop_caches), checked against a
+# model after every read.
+seed=${E2E_FSX_SEED:-$RANDOM}
+out=$("$TOOL" fsx fsx-file "$FSX_OPS" "$seed" 4194304 2>&1)
+rc=$?
+echo "$out" | tail -n 45 | sed 's/^/  fsx: /'
+if [ $rc = 0 ]; then ok "fsx: $FSX_OPS random operations, seed $seed"; else bad "fsx seed $seed: $(echo "$out" | grep FAIL | head -n 1)"; fi
+
 # What the verify phase checks after the remount.
 sync
 {
 	(cd sizes && sha256sum f*) | sed 's#  #  sizes/#'
 	[ -f /tmp/big.sums ] && cat /tmp/big.sums
-	sha256sum edit/trunc edit/sparse links/h1 rename/b/moved rename/replaced rename/dir2/sub/f
+	sha256sum edit/trunc edit/sparse fsx-file links/h1 rename/b/moved rename/replaced rename/dir2/sub/f
 } >"$OUT/$D.sums"
 meta >"$OUT/$D.meta"
 mv "$OUT/$D.deep.tmp" "$OUT/$D.deep"
