@@ -501,16 +501,27 @@ func (c *compound) opClose(a *nfsv4.Close4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4
 	})
 }
 
+// ioTarget returns the current filehandle, which must be a regular file,
+// for an operation on its data under stateid sid: one that reads (READ,
+// SEEK) or one that writes (WRITE, ALLOCATE, DEALLOCATE).
+func (c *compound) ioTarget(sid nfsv4.Stateid4, write bool) (fileHandle, *fs.FileSystem, nfsv4.Nfsstat4) {
+	fh, f, st := c.current()
+	if st == nfsv4.NFS4_OK {
+		st = c.regularFile(fh)
+	}
+	if st == nfsv4.NFS4_OK && write {
+		st = c.mayWrite()
+	}
+	if st == nfsv4.NFS4_OK {
+		st = c.checkIOStateid(sid, fh, write)
+	}
+	return fh, f, st
+}
+
 func (c *compound) opRead(a *nfsv4.Read4args) nfsv4.Read4res {
 	fail := func(st nfsv4.Nfsstat4) nfsv4.Read4res { return &nfsv4.Read4res_default{Status: st} }
-	fh, f, st := c.current()
+	fh, f, st := c.ioTarget(a.Stateid, false)
 	if st != nfsv4.NFS4_OK {
-		return fail(st)
-	}
-	if st := c.regularFile(fh); st != nfsv4.NFS4_OK {
-		return fail(st)
-	}
-	if st := c.checkIOStateid(a.Stateid, fh, false); st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
 	count := min(int(a.Count), MaxIOBytes)
@@ -526,21 +537,12 @@ func (c *compound) opRead(a *nfsv4.Read4args) nfsv4.Read4res {
 
 func (c *compound) opWrite(a *nfsv4.Write4args) nfsv4.Write4res {
 	fail := func(st nfsv4.Nfsstat4) nfsv4.Write4res { return &nfsv4.Write4res_default{Status: st} }
-	fh, f, st := c.current()
+	fh, f, st := c.ioTarget(a.Stateid, true)
 	if st != nfsv4.NFS4_OK {
-		return fail(st)
-	}
-	if st := c.regularFile(fh); st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
 	if a.Stable < nfsv4.UNSTABLE4 || a.Stable > nfsv4.FILE_SYNC4 {
 		return fail(nfsv4.NFS4ERR_INVAL)
-	}
-	if st := c.mayWrite(); st != nfsv4.NFS4_OK {
-		return fail(st)
-	}
-	if st := c.checkIOStateid(a.Stateid, fh, true); st != nfsv4.NFS4_OK {
-		return fail(st)
 	}
 	// An UNSTABLE4 write is buffered by fs and answered before it is
 	// durable; COMMIT makes it so, and the write verifier, which changes

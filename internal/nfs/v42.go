@@ -7,18 +7,12 @@ import "github.com/buildbarn/go-xdr/pkg/protocols/nfsv4"
 
 func (c *compound) opSeek(a *nfsv4.Seek4args) nfsv4.Seek4res {
 	fail := func(st nfsv4.Nfsstat4) nfsv4.Seek4res { return &nfsv4.Seek4res_default{SaStatus: st} }
-	fh, f, st := c.current()
+	fh, f, st := c.ioTarget(a.SaStateid, false)
 	if st != nfsv4.NFS4_OK {
-		return fail(st)
-	}
-	if st := c.regularFile(fh); st != nfsv4.NFS4_OK {
 		return fail(st)
 	}
 	if a.SaWhat != nfsv4.NFS4_CONTENT_DATA && a.SaWhat != nfsv4.NFS4_CONTENT_HOLE {
 		return fail(nfsv4.NFS4ERR_UNION_NOTSUPP)
-	}
-	if st := c.checkIOStateid(a.SaStateid, fh, false); st != nfsv4.NFS4_OK {
-		return fail(st)
 	}
 	pos, eof, err := f.Seek(c.ctx, &c.caller, fh.ino, a.SaOffset, a.SaWhat == nfsv4.NFS4_CONTENT_DATA)
 	if err != nil {
@@ -30,17 +24,8 @@ func (c *compound) opSeek(a *nfsv4.Seek4args) nfsv4.Seek4res {
 // opAllocate runs ALLOCATE, or DEALLOCATE with punch. Both change the file
 // as a write does, and are durable when answered.
 func (c *compound) opAllocate(sid nfsv4.Stateid4, off, length uint64, punch bool) nfsv4.Nfsstat4 {
-	fh, f, st := c.current()
+	fh, f, st := c.ioTarget(sid, true)
 	if st != nfsv4.NFS4_OK {
-		return st
-	}
-	if st := c.regularFile(fh); st != nfsv4.NFS4_OK {
-		return st
-	}
-	if st := c.mayWrite(); st != nfsv4.NFS4_OK {
-		return st
-	}
-	if st := c.checkIOStateid(sid, fh, true); st != nfsv4.NFS4_OK {
 		return st
 	}
 	if length == 0 {

@@ -203,29 +203,40 @@ func writeFull(fd int, p []byte, off int) error {
 	return nil
 }
 
+// write writes a random range through fd.
+func (r *fsxRun) write(i int, name string, fd int) (string, error) {
+	off, n := r.span(r.maxSize)
+	p := r.data(n)
+	r.logf("%d %s %d+%d", i, name, off, n)
+	r.apply(off, p)
+	return name, writeFull(fd, p, off)
+}
+
+// read reads a random range through fd, sometimes past the end, and checks
+// it.
+func (r *fsxRun) read(i int, name string, fd int) (string, error) {
+	if len(r.model) == 0 {
+		return "skip", nil
+	}
+	off, n := r.span(len(r.model))
+	n += r.rnd.IntN(2) * 100
+	r.logf("%d %s %d+%d", i, name, off, n)
+	got := make([]byte, n)
+	k, err := readFull(fd, got, off)
+	if err != nil {
+		return name, err
+	}
+	return name, r.compare(name, off, n, got[:k])
+}
+
 // step runs one random operation and returns its name.
 func (r *fsxRun) step(i int) (string, error) {
 	size := len(r.model)
 	switch op := r.rnd.IntN(100); {
 	case op < 25:
-		off, n := r.span(r.maxSize)
-		p := r.data(n)
-		r.logf("%d write %d+%d", i, off, n)
-		r.apply(off, p)
-		return "write", writeFull(r.fd, p, off)
+		return r.write(i, "write", r.fd)
 	case op < 45:
-		if size == 0 {
-			return "skip", nil
-		}
-		off, n := r.span(size)
-		n += r.rnd.IntN(2) * 100 // sometimes past the end
-		r.logf("%d read %d+%d", i, off, n)
-		got := make([]byte, n)
-		k, err := readFull(r.fd, got, off)
-		if err != nil {
-			return "read", err
-		}
-		return "read", r.compare("read", off, n, got[:k])
+		return r.read(i, "read", r.fd)
 	case op < 61: // mmap: writes below 53, reads above
 		if size == 0 {
 			return "skip", nil
@@ -248,23 +259,9 @@ func (r *fsxRun) step(i int) (string, error) {
 		r.logf("%d mapread %d+%d", i, off, n)
 		return "mapread", r.compare("mapread", off, n, m[off-start:])
 	case op < 67:
-		off, n := r.span(r.maxSize)
-		p := r.data(n)
-		r.logf("%d dwrite %d+%d", i, off, n)
-		r.apply(off, p)
-		return "dwrite", writeFull(r.dfd, p, off)
+		return r.write(i, "dwrite", r.dfd)
 	case op < 73:
-		if size == 0 {
-			return "skip", nil
-		}
-		off, n := r.span(size)
-		r.logf("%d dread %d+%d", i, off, n)
-		got := make([]byte, n)
-		k, err := readFull(r.dfd, got, off)
-		if err != nil {
-			return "dread", err
-		}
-		return "dread", r.compare("dread", off, n, got[:k])
+		return r.read(i, "dread", r.dfd)
 	case op < 81:
 		to := r.rnd.IntN(r.maxSize + 1)
 		if r.rnd.IntN(4) == 0 {
