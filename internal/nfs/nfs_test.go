@@ -141,7 +141,11 @@ func FuzzCompound(f *testing.F) {
 	f.Add(enc(1, &nfsv4.NfsArgop4_OP_EXCHANGE_ID{OpexchangeId: nfsv4.ExchangeId4args{
 		EiaClientowner: nfsv4.ClientOwner4{CoOwnerid: []byte("c")}, EiaStateProtect: &nfsv4.StateProtect4A_SP4_NONE{}}}))
 	f.Add(enc(1, &nfsv4.NfsArgop4_OP_SEQUENCE{}, nfstest.PutRootFH()))
-	f.Add(enc(2))
+	f.Add(enc(2, &nfsv4.NfsArgop4_OP_SEQUENCE{}, nfstest.PutRootFH(),
+		&nfsv4.NfsArgop4_OP_SEEK{Opseek: nfsv4.Seek4args{SaOffset: 1, SaWhat: nfsv4.NFS4_CONTENT_HOLE}},
+		&nfsv4.NfsArgop4_OP_ALLOCATE{Opallocate: nfsv4.Allocate4args{AaLength: 1}},
+		&nfsv4.NfsArgop4_OP_DEALLOCATE{Opdeallocate: nfsv4.Deallocate4args{DaLength: 1}}, &nfsv4.NfsArgop4_OP_CLONE{}))
+	f.Add(enc(3))
 	f.Fuzz(func(t *testing.T, args []byte) {
 		// A COMPOUND must finish promptly; a hang dumps every goroutine.
 		watchdog := time.AfterFunc(20*time.Second, func() {
