@@ -155,10 +155,7 @@ func (r *Record) Encode() []byte {
 	}
 	version, size := recordVersion, 22+len(tail)
 	if len(r.Patches) > 0 {
-		version, size = recordVersionPatched, size+6
-		for i := range r.Patches {
-			size += patchHeader + len(r.Patches[i].Stored)
-		}
+		version, size = recordVersionPatched, size+6+r.StoredBytes()
 	}
 	out := make([]byte, 0, size)
 	out = append(out, version, flags)

@@ -128,7 +128,6 @@ func (f *FileSystem) Deallocate(ctx context.Context, c *Caller, ino, off, length
 			return err
 		}
 		size = n.Size
-		clear(stored)
 		for _, b := range []uint64{off / bs, min(end, n.Size) / bs} {
 			_, err := r.Get(meta.BlockKey(f.rec.Vol, ino, b))
 			switch {

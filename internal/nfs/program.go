@@ -287,13 +287,13 @@ func readHeader(r *bytes.Reader) (compoundHeader, nfsv4.Nfsstat4, bool) {
 
 func validUTF8(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 
-// knownOp reports whether code is an operation go-xdr can decode.
 // MaxMinorVersion is the highest NFSv4 minor version served: 4.2 (RFC
 // 7862) is 4.1 with the operations of its own that shelf implements (SEEK,
 // ALLOCATE, DEALLOCATE); the others answer NFS4ERR_NOTSUPP, as the RFC
 // allows for its optional operations.
 const MaxMinorVersion = 2
 
+// knownOp reports whether code is an operation go-xdr can decode.
 func knownOp(code nfsv4.NfsOpnum4) bool {
 	return code >= nfsv4.OP_ACCESS && code <= nfsv4.OP_CLONE || code == nfsv4.OP_ILLEGAL
 }
