@@ -334,23 +334,17 @@ func (g *accessGuest) boot(name, server, source, phase string) guestResult {
 		args = append(args, "--source", source)
 	}
 	args = append(args, script)
-	ctx, cancel := context.WithTimeout(context.Background(), 420*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, g.run, args...)
-	var output bytes.Buffer
 	logf, err := os.Create(filepath.Join(out, "run.log"))
 	require.NoError(t, err)
 	defer logf.Close()
 	lw := &lineWatcher{fn: g.onLine}
-	sinks := []io.Writer{&output, logf, lw}
+	sinks := []io.Writer{logf, lw}
 	if testing.Verbose() {
 		sinks = append(sinks, &linePrefixer{w: os.Stdout, prefix: "    [" + name + "] "})
 	}
-	cmd.Stdout = io.MultiWriter(sinks...)
-	cmd.Stderr = cmd.Stdout
 	start := time.Now()
-	_ = cmd.Run()
-	res := guestResult{output: output.String(), code: cmd.ProcessState.ExitCode()}
+	var res guestResult
+	res.output, res.code, _ = runHarness(t, 420*time.Second, g.run, args, sinks...)
 	t.Logf("%s: harness exited %d after %s", name, res.code, time.Since(start).Round(time.Second))
 	for _, l := range strings.Split(res.output, "\n") {
 		l = strings.TrimRight(l, "\r")
