@@ -84,20 +84,49 @@ func readBlockRecords(r meta.Reader, vol, ino, first, last uint64) (map[uint64][
 // Read returns up to count bytes of ino at off, and whether the end of the
 // file was reached. Holes read as zeros.
 func (f *FileSystem) Read(ctx context.Context, c *Caller, ino, off uint64, count int) ([]byte, bool, error) {
+	parts, n, eof, err := f.ReadParts(ctx, c, ino, off, count)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out, eof, nil
+}
+
+// ReadParts reads like Read but returns the bytes as parts to be taken in
+// order, n bytes in all, without copying them: the parts are the cached
+// plaintext of the blocks and shared zeros for holes. Nobody may modify
+// them.
+func (f *FileSystem) ReadParts(ctx context.Context, c *Caller, ino, off uint64, count int) (parts [][]byte, n int, eof bool, err error) {
 	// Buffered writes are stored first: the reader may be another client.
 	if err := f.flushDirty(ctx, ino, false); err != nil {
-		return nil, false, wrap("read", ino, err)
+		return nil, 0, false, wrap("read", ino, err)
 	}
 	for attempt := 0; ; attempt++ {
-		buf, eof, err := f.read(ctx, c, ino, off, count)
+		parts, n, eof, err = f.read(ctx, c, ino, off, count)
 		if errors.Is(err, blob.ErrNotFound) && attempt < maxDataAttempts {
 			continue // the block was replaced after we read its record
 		}
-		return buf, eof, wrap("read", ino, err)
+		return parts, n, eof, wrap("read", ino, err)
 	}
 }
 
-func (f *FileSystem) read(ctx context.Context, c *Caller, ino, off uint64, count int) ([]byte, bool, error) {
+// zeros is the source of the parts ReadParts returns for holes.
+var zeros [64 << 10]byte
+
+// appendZeros appends n zero bytes to parts as slices of zeros.
+func appendZeros(parts [][]byte, n uint64) [][]byte {
+	for n > 0 {
+		k := min(n, uint64(len(zeros)))
+		parts = append(parts, zeros[:k:k])
+		n -= k
+	}
+	return parts
+}
+
+func (f *FileSystem) read(ctx context.Context, c *Caller, ino, off uint64, count int) ([][]byte, int, bool, error) {
 	var size uint64
 	var recs map[uint64][]byte
 	var key *kms.DataKey
@@ -120,30 +149,36 @@ func (f *FileSystem) read(ctx context.Context, c *Caller, ino, off uint64, count
 		return err
 	})
 	if err != nil || off >= size || count <= 0 {
-		return nil, off >= size, err
+		return nil, 0, off >= size, err
 	}
 	length := min(uint64(count), size-off)
-	out := make([]byte, length)
 	ranges := f.blocks(off, length)
+	plains := make([][]byte, len(ranges))
 	err = f.parallel(ranges, func(i int, br blockRange) error {
 		stored, ok := recs[br.index]
 		if !ok {
 			return nil // hole
 		}
 		plain, err := f.loadBlock(ctx, key, ino, br.index, stored)
-		if err != nil {
-			return err
-		}
-		dst := out[br.index*uint64(f.rec.BlockSize)+br.lo-off:]
-		if br.lo < uint64(len(plain)) {
-			copy(dst[:br.hi-br.lo], plain[br.lo:min(br.hi, uint64(len(plain)))])
-		}
-		return nil
+		plains[i] = plain
+		return err
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, 0, false, err
 	}
-	return out, off+length >= size, nil
+	parts := make([][]byte, 0, len(ranges))
+	for i, br := range ranges {
+		// The stored plaintext ends where the block's last write did;
+		// the rest of the range, like a hole, reads as zeros.
+		plain := plains[i]
+		if br.lo < uint64(len(plain)) {
+			hi := min(br.hi, uint64(len(plain)))
+			parts = append(parts, plain[br.lo:hi:hi])
+			br.lo = hi
+		}
+		parts = appendZeros(parts, br.hi-br.lo)
+	}
+	return parts, int(length), off+length >= size, nil
 }
 
 func (f *FileSystem) loadBlock(ctx context.Context, key *kms.DataKey, ino, index uint64, stored []byte) ([]byte, error) {

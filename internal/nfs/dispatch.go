@@ -91,8 +91,7 @@ func (c *compound) dispatch(arg nfsv4.NfsArgop4) (nfsv4.NfsResop4, nfsv4.Nfsstat
 	case *nfsv4.NfsArgop4_OP_CLOSE:
 		return c.opClose(&a.Opclose)
 	case *nfsv4.NfsArgop4_OP_READ:
-		r := c.opRead(&a.Opread)
-		return &nfsv4.NfsResop4_OP_READ{Opread: r}, r.GetStatus()
+		return c.opRead(&a.Opread)
 	case *nfsv4.NfsArgop4_OP_WRITE:
 		r := c.opWrite(&a.Opwrite)
 		return &nfsv4.NfsResop4_OP_WRITE{Opwrite: r}, r.GetStatus()

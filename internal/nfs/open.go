@@ -518,8 +518,10 @@ func (c *compound) ioTarget(sid nfsv4.Stateid4, write bool) (fileHandle, *fs.Fil
 	return fh, f, st
 }
 
-func (c *compound) opRead(a *nfsv4.Read4args) nfsv4.Read4res {
-	fail := func(st nfsv4.Nfsstat4) nfsv4.Read4res { return &nfsv4.Read4res_default{Status: st} }
+func (c *compound) opRead(a *nfsv4.Read4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
+	fail := func(st nfsv4.Nfsstat4) (nfsv4.NfsResop4, nfsv4.Nfsstat4) {
+		return &nfsv4.NfsResop4_OP_READ{Opread: &nfsv4.Read4res_default{Status: st}}, st
+	}
 	fh, f, st := c.ioTarget(a.Stateid, false)
 	if st != nfsv4.NFS4_OK {
 		return fail(st)
@@ -528,11 +530,11 @@ func (c *compound) opRead(a *nfsv4.Read4args) nfsv4.Read4res {
 	if c.sess != nil {
 		count = max(0, min(count, int(c.sess.fore.CaMaxresponsesize)-1024))
 	}
-	data, eof, err := f.Read(c.ctx, &c.caller, fh.ino, a.Offset, count)
+	parts, n, eof, err := f.ReadParts(c.ctx, &c.caller, fh.ino, a.Offset, count)
 	if err != nil {
 		return fail(statusOf(err))
 	}
-	return &nfsv4.Read4res_NFS4_OK{Resok4: nfsv4.Read4resok{Eof: eof, Data: data}}
+	return newReadResult(eof, parts, n), nfsv4.NFS4_OK
 }
 
 func (c *compound) opWrite(a *nfsv4.Write4args) nfsv4.Write4res {

@@ -221,11 +221,15 @@ func (p *Program) Serve(ctx context.Context, vers, proc uint32, args io.ReadClos
 	}
 	// The server's writer takes the reply as it is (no copy of READ data);
 	// the slot's reply cache may share it, and nobody modifies it.
-	w := newReturnValue(len(reply))
-	if a, ok := w.(interface{ Adopt([]byte) }); ok {
-		a.Adopt(reply)
-	} else if _, err := w.Write(reply); err != nil {
-		return nil, err
+	w := newReturnValue(reply.size())
+	if a, ok := w.(interface{ Adopt(...[]byte) }); ok {
+		a.Adopt(reply...)
+	} else {
+		for _, part := range reply {
+			if _, err := w.Write(part); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return &rpcv2.AcceptedReplyData_SUCCESS{}, nil
 }
@@ -365,7 +369,7 @@ func readWrite(body []byte, r *bytes.Reader) (decodedOp, bool) {
 
 // compound runs one COMPOUND and returns the encoded COMPOUND4res, or false
 // when the arguments are not a COMPOUND at all (GARBAGE_ARGS).
-func (p *Program) compound(ctx context.Context, body []byte) (reply []byte, ok bool) {
+func (p *Program) compound(ctx context.Context, body []byte) (out reply, ok bool) {
 	r := bytes.NewReader(body)
 	h, st, ok := readHeader(r)
 	if !ok {
@@ -402,7 +406,7 @@ func (p *Program) compound(ctx context.Context, body []byte) (reply []byte, ok b
 		defer func() {
 			if v := recover(); v != nil {
 				p.log.Error("nfs compound panicked", "fs_id", c.fsID, "panic", fmt.Sprint(v))
-				reply, ok = encodeReply(&nfsv4.Compound4res{Tag: h.tag, Status: nfsv4.NFS4ERR_SERVERFAULT}), true
+				out, ok = encodeReply(&nfsv4.Compound4res{Tag: h.tag, Status: nfsv4.NFS4ERR_SERVERFAULT}), true
 			}
 		}()
 		limitStatus := nfsv4.NFS4_OK
@@ -425,15 +429,15 @@ func (p *Program) compound(ctx context.Context, body []byte) (reply []byte, ok b
 		}
 		if h.minor == 0 {
 			c.run(ops, res)
-			reply = encodeReply(res)
+			out = encodeReply(res)
 		} else {
-			reply = c.run41(ops, res, len(body))
+			out = c.run41(ops, res, len(body))
 		}
 		if p.log.Enabled(ctx, slog.LevelDebug) {
 			p.logCompound(ctx, c, ops, res)
 		}
 		p.flushForgotten(ctx)
-		return reply, true
+		return out, true
 	}
 	return encodeReply(res), true
 }
@@ -448,17 +452,137 @@ func (p *Program) logCompound(ctx context.Context, c *compound, ops []decodedOp,
 		"status", nfsv4.Nfsstat4_name[res.Status], "results", len(res.Resarray))
 }
 
-func encodeReply(res *nfsv4.Compound4res) []byte {
-	var b bytes.Buffer
-	b.Grow(res.GetEncodedSizeBytes())
-	if _, err := res.WriteTo(&b); err != nil {
+func encodeReply(res *nfsv4.Compound4res) reply {
+	size := res.GetEncodedSizeBytes()
+	for _, r := range res.Resarray {
+		if rr, ok := r.(*readResult); ok {
+			size -= rr.n
+		}
+	}
+	w := &replyWriter{buf: make([]byte, 0, size)}
+	if _, err := res.WriteTo(w); err != nil {
 		// Only strings that are not UTF-8 fail to encode; every string we
 		// send was received as UTF-8 or made by us.
-		b.Reset()
+		w = &replyWriter{}
 		bad := &nfsv4.Compound4res{Status: nfsv4.NFS4ERR_SERVERFAULT}
-		_, _ = bad.WriteTo(&b)
+		_, _ = bad.WriteTo(w)
 	}
-	return b.Bytes()
+	return w.done()
+}
+
+// reply is an encoded COMPOUND4res in parts, to be written one after the
+// other: the data of READ results is referenced where it is (the blocks of
+// the data cache), not copied. Nobody modifies the parts.
+type reply [][]byte
+
+// size returns the length of the encoded reply.
+func (r reply) size() int {
+	n := 0
+	for _, p := range r {
+		n += len(p)
+	}
+	return n
+}
+
+// flat returns the reply as one part of its own, which pins no block.
+func (r reply) flat() reply {
+	if len(r) <= 1 {
+		return r
+	}
+	b := make([]byte, 0, r.size())
+	for _, p := range r {
+		b = append(b, p...)
+	}
+	return reply{b}
+}
+
+// replyWriter builds a reply: bytes written are copied into its buffer,
+// parts given to ref are referenced in place.
+type replyWriter struct {
+	parts [][]byte
+	buf   []byte
+	start int // where the part being written begins in buf
+}
+
+func (w *replyWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+// ref adds p to the reply after what was written so far, without copying
+// it.
+func (w *replyWriter) ref(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	w.cut()
+	w.parts = append(w.parts, p)
+}
+
+// cut ends the part being written.
+func (w *replyWriter) cut() {
+	if end := len(w.buf); end > w.start {
+		w.parts = append(w.parts, w.buf[w.start:end:end])
+		w.start = end
+	}
+}
+
+func (w *replyWriter) done() reply {
+	w.cut()
+	return w.parts
+}
+
+// readResult is the result of a READ that succeeded, its data in parts that
+// the reply references (fs.ReadParts) instead of copying them into a
+// Read4resok. It encodes as the NfsResop4_OP_READ it embeds would with the
+// parts' bytes as data.
+type readResult struct {
+	*nfsv4.NfsResop4_OP_READ // NFS4_OK, without the data
+	eof                      bool
+	parts                    [][]byte
+	n                        int // bytes in parts
+}
+
+func newReadResult(eof bool, parts [][]byte, n int) *readResult {
+	return &readResult{
+		NfsResop4_OP_READ: &nfsv4.NfsResop4_OP_READ{Opread: &nfsv4.Read4res_NFS4_OK{Resok4: nfsv4.Read4resok{Eof: eof}}},
+		eof:               eof, parts: parts, n: n,
+	}
+}
+
+// WriteTo encodes the result: nfs_resop4 (RFC 8881 §16.2.2) with READ4res,
+// whose data is opaque<>.
+func (r *readResult) WriteTo(w io.Writer) (int64, error) {
+	rw, ok := w.(*replyWriter)
+	if !ok {
+		// Another writer gets a copy of the data through the generated
+		// encoding.
+		data := make([]byte, 0, r.n)
+		for _, p := range r.parts {
+			data = append(data, p...)
+		}
+		flat := &nfsv4.NfsResop4_OP_READ{Opread: &nfsv4.Read4res_NFS4_OK{Resok4: nfsv4.Read4resok{Eof: r.eof, Data: data}}}
+		return flat.WriteTo(w)
+	}
+	var hdr [16]byte
+	binary.BigEndian.PutUint32(hdr[0:], uint32(nfsv4.OP_READ))
+	binary.BigEndian.PutUint32(hdr[4:], uint32(nfsv4.NFS4_OK))
+	if r.eof {
+		binary.BigEndian.PutUint32(hdr[8:], 1)
+	}
+	binary.BigEndian.PutUint32(hdr[12:], uint32(r.n))
+	_, _ = rw.Write(hdr[:])
+	for _, p := range r.parts {
+		rw.ref(p)
+	}
+	var pad [3]byte
+	_, _ = rw.Write(pad[:(4-r.n%4)%4])
+	return int64(r.GetEncodedSizeBytes()), nil
+}
+
+// GetEncodedSizeBytes returns the size WriteTo writes.
+func (r *readResult) GetEncodedSizeBytes() int {
+	return 16 + (r.n+3)&^3
 }
 
 // compound is the state of one COMPOUND in progress.

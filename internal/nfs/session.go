@@ -9,13 +9,13 @@ import (
 
 // run41 executes an NFSv4.1 COMPOUND and returns the encoded reply. Only
 // a few operations may start a COMPOUND without SEQUENCE, and then alone.
-func (c *compound) run41(ops []decodedOp, res *nfsv4.Compound4res, reqBytes int) []byte {
+func (c *compound) run41(ops []decodedOp, res *nfsv4.Compound4res, reqBytes int) reply {
 	res.Status = nfsv4.NFS4_OK
 	if len(ops) == 0 {
 		return encodeReply(res)
 	}
 	first := ops[0]
-	one := func(r nfsv4.NfsResop4, st nfsv4.Nfsstat4) []byte {
+	one := func(r nfsv4.NfsResop4, st nfsv4.Nfsstat4) reply {
 		res.Resarray, res.Status = []nfsv4.NfsResop4{r}, st
 		return encodeReply(res)
 	}
@@ -41,9 +41,9 @@ func (c *compound) run41(ops []decodedOp, res *nfsv4.Compound4res, reqBytes int)
 // sequence runs a COMPOUND that starts with SEQUENCE: it checks the slot,
 // answers a retry from the reply cache (exactly-once semantics, RFC 8881
 // §2.10.6), and caches the new reply.
-func (c *compound) sequence(a *nfsv4.Sequence4args, ops []decodedOp, res *nfsv4.Compound4res, reqBytes int) []byte {
+func (c *compound) sequence(a *nfsv4.Sequence4args, ops []decodedOp, res *nfsv4.Compound4res, reqBytes int) reply {
 	p := c.p
-	fail := func(st nfsv4.Nfsstat4) []byte {
+	fail := func(st nfsv4.Nfsstat4) reply {
 		res.Status, res.Resarray = st, []nfsv4.NfsResop4{errorResult(nfsv4.OP_SEQUENCE, st)}
 		return encodeReply(res)
 	}
@@ -99,17 +99,17 @@ func (c *compound) sequence(a *nfsv4.Sequence4args, ops []decodedOp, res *nfsv4.
 	}
 	p.unlock()
 
-	var reply []byte
+	var out reply
 	defer func() {
 		p.mu.Lock()
 		sl.busy = false
 		// A reply is kept when the client asks (Linux does for operations
 		// that are not idempotent) or when it is small, so that most
 		// retries see the same bytes while a session pins at most
-		// slots × maxCachedReplyBytes; others retry with
-		// NFS4ERR_RETRY_UNCACHED_REP.
-		if len(reply) <= smallReplyBytes || (a.SaCachethis && len(reply) <= maxCachedReplyBytes) {
-			sl.reply = reply
+		// slots × maxCachedReplyBytes (a kept reply is flat: it pins no
+		// cached block); others retry with NFS4ERR_RETRY_UNCACHED_REP.
+		if n := out.size(); n <= smallReplyBytes || (a.SaCachethis && n <= maxCachedReplyBytes) {
+			sl.reply = out.flat()
 		}
 		p.mu.Unlock()
 	}()
@@ -122,8 +122,8 @@ func (c *compound) sequence(a *nfsv4.Sequence4args, ops []decodedOp, res *nfsv4.
 			break
 		}
 	}
-	reply = encodeReply(res)
-	return reply
+	out = encodeReply(res)
+	return out
 }
 
 // serverOwner names the NFS server a file system is: each file system is a

@@ -66,7 +66,7 @@ type slot struct {
 	busy  bool
 	// reply is the cached COMPOUND4res of seqid; nil when it was too large
 	// to keep, in which case a retry gets NFS4ERR_RETRY_UNCACHED_REP.
-	reply    []byte
+	reply    reply
 	secondOp nfsv4.NfsOpnum4
 	// seqRes is the SEQUENCE result of seqid, for uncached retries.
 	seqRes nfsv4.Sequence4resok

@@ -292,11 +292,12 @@ func replyMessage(xid uint32, verf rpcv2.OpaqueAuth, data rpcv2.AcceptedReplyDat
 // replyResults holds a call's encoded results behind room for the record
 // marker and the reply header, so that the whole record goes out in one
 // write: written to it (in a buffer allocated at the first Write), or
-// adopted as they are (and written with the header in one writev).
+// adopted as they are, in parts (and written with the header in one
+// writev).
 type replyResults struct {
 	headerBytes, size int
 	buf               []byte // header room, then written results
-	adopted           []byte
+	adopted           [][]byte
 }
 
 func (r *replyResults) Write(p []byte) (int, error) {
@@ -310,13 +311,20 @@ func (r *replyResults) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Adopt takes b as the whole encoded results.
-func (r *replyResults) Adopt(b []byte) {
+// Adopt takes parts, in order, as the whole encoded results. The parts are
+// written as they are and never modified; the slice holding them is not
+// kept.
+func (r *replyResults) Adopt(parts ...[]byte) {
 	if r.buf == nil && r.adopted == nil {
-		r.adopted = b
+		r.adopted = append(make([][]byte, 0, len(parts)), parts...)
+		if len(r.adopted) == 0 {
+			r.adopted = [][]byte{{}}
+		}
 		return
 	}
-	_, _ = r.Write(b)
+	for _, p := range parts {
+		_, _ = r.Write(p)
+	}
 }
 
 // head returns the header room and the results written to r.
@@ -330,7 +338,8 @@ func (r *replyResults) head() []byte {
 // accept writes an accepted reply with results, if any.
 func (c *conn) accept(xid uint32, verf rpcv2.OpaqueAuth, data rpcv2.AcceptedReplyData, results *replyResults) {
 	msg := replyMessage(xid, verf, data)
-	var rec, tail []byte
+	var rec []byte
+	var tail [][]byte
 	if results != nil {
 		rec, tail = results.head(), results.adopted
 		var hdr bytes.Buffer
@@ -376,8 +385,12 @@ func encodeRecord(msg *rpcv2.RpcMsg) []byte {
 
 // write sends one whole reply record. A failed or timed-out write ends the
 // connection.
-func (c *conn) write(rec, tail []byte) {
-	putRecordMarker(rec, len(tail))
+func (c *conn) write(rec []byte, tail [][]byte) {
+	more := 0
+	for _, p := range tail {
+		more += len(p)
+	}
+	putRecordMarker(rec, more)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.base.Err() != nil {
@@ -388,11 +401,13 @@ func (c *conn) write(rec, tail []byte) {
 		return
 	}
 	var err error
-	if len(tail) == 0 {
+	if more == 0 {
 		_, err = c.nc.Write(rec)
 	} else {
-		// One writev on TCP; a TLS connection writes each part.
-		bufs := net.Buffers{rec, tail}
+		// One writev on TCP; a TLS connection writes each part. WriteTo
+		// consumes the slice it is given, not the parts: a fresh one.
+		bufs := make(net.Buffers, 0, 1+len(tail))
+		bufs = append(append(bufs, rec), tail...)
 		_, err = bufs.WriteTo(c.nc)
 	}
 	if err != nil {

@@ -21,8 +21,8 @@ import (
 // remaining bytes to the Program to keep. To return results, the Program
 // calls newReturnValue once with their encoded size and writes them to the
 // writer it gets, then returns SUCCESS. The server's writer also has
-// Adopt([]byte), which takes the whole encoded results without copying them
-// (the Program must not modify the slice afterwards).
+// Adopt(...[]byte), which takes the whole encoded results, in parts, without
+// copying them (the Program must not modify the parts afterwards).
 //
 // A non-nil error means the arguments could not be decoded, unless
 // newReturnValue was called first: the server then answers GARBAGE_ARGS

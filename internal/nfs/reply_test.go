@@ -1,0 +1,79 @@
+package nfs
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/buildbarn/go-xdr/pkg/protocols/nfsv4"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadResultEncoding checks that a READ result whose data stays in
+// parts encodes, in a reply and through any other writer, to the bytes of
+// the generated encoding of the same result with its data in one slice, and
+// that the reply references the parts instead of copying them.
+func TestReadResultEncoding(t *testing.T) {
+	big := bytes.Repeat([]byte{0xab}, 70_000)
+	for _, tc := range []struct {
+		name  string
+		eof   bool
+		parts [][]byte
+	}{
+		{"empty", true, nil},
+		{"one byte", false, [][]byte{{7}}},
+		{"odd parts", true, [][]byte{[]byte("abc"), {}, []byte("defgh"), make([]byte, 5)}},
+		{"large", false, [][]byte{big, []byte("xy"), big[:3]}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var flatData []byte
+			for _, p := range tc.parts {
+				flatData = append(flatData, p...)
+			}
+			seq := &nfsv4.NfsResop4_OP_SEQUENCE{Opsequence: &nfsv4.Sequence4res_NFS4_OK{}}
+			getattr := &nfsv4.NfsResop4_OP_GETATTR{Opgetattr: &nfsv4.Getattr4res_default{Status: nfsv4.NFS4ERR_STALE}}
+			want := encodeReply(&nfsv4.Compound4res{Tag: "t", Status: nfsv4.NFS4ERR_STALE, Resarray: []nfsv4.NfsResop4{
+				seq, &nfsv4.NfsResop4_OP_READ{Opread: &nfsv4.Read4res_NFS4_OK{Resok4: nfsv4.Read4resok{Eof: tc.eof, Data: flatData}}}, getattr,
+			}}).flat()
+			require.Len(t, want, 1)
+
+			rr := newReadResult(tc.eof, tc.parts, len(flatData))
+			res := &nfsv4.Compound4res{Tag: "t", Status: nfsv4.NFS4ERR_STALE, Resarray: []nfsv4.NfsResop4{seq, rr, getattr}}
+			got := encodeReply(res)
+			require.Equal(t, want[0], got.flat()[0])
+			require.Equal(t, len(want[0]), got.size())
+			require.Equal(t, len(want[0]), res.GetEncodedSizeBytes())
+			require.Equal(t, nfsv4.OP_READ, rr.GetResop())
+
+			// Large parts are in the reply as they are.
+			for _, p := range tc.parts {
+				if len(p) < 1000 {
+					continue
+				}
+				found := false
+				for _, q := range got {
+					found = found || (len(q) == len(p) && &q[0] == &p[0])
+				}
+				require.True(t, found, "a part of %d bytes was copied", len(p))
+			}
+
+			var buf bytes.Buffer
+			n, err := res.WriteTo(&buf)
+			require.NoError(t, err)
+			require.Equal(t, int64(buf.Len()), n)
+			require.Equal(t, want[0], buf.Bytes())
+		})
+	}
+}
+
+// TestReplyFlat checks that a flat reply is one part of its own.
+func TestReplyFlat(t *testing.T) {
+	a, b := []byte("abc"), []byte("defg")
+	r := reply{a, b}
+	f := r.flat()
+	require.Equal(t, reply{[]byte("abcdefg")}, f)
+	a[0] = 'x'
+	require.Equal(t, []byte("abcdefg"), f[0])
+	require.Equal(t, 7, r.size())
+	one := reply{b}
+	require.Equal(t, one, one.flat())
+}
