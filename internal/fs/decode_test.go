@@ -74,3 +74,34 @@ func FuzzDecodeCookieEntry(f *testing.F) {
 		_, _, _, _ = decodeCookieEntry(nil, 1, 1, 3, b)
 	})
 }
+
+// TestInodeCacheBound checks that the inode cache keeps at most
+// inodeCacheEntries entries, answers only for the key and stored bytes it
+// was given, and hands out copies.
+func TestInodeCacheBound(t *testing.T) {
+	var c inodeCache
+	k1, k2 := &kms.DataKey{}, &kms.DataKey{}
+	n := sampleInode()
+	n.target = []byte("target")
+	for i := range uint64(inodeCacheEntries + 100) {
+		c.put(fileKey{1, i}, k1, []byte{byte(i), 1}, n)
+	}
+	require.Len(t, c.entries, inodeCacheEntries)
+
+	c.put(fileKey{2, 7}, k1, []byte("stored"), n)
+	got, ok := c.get(fileKey{2, 7}, k1, []byte("stored"))
+	require.True(t, ok)
+	require.Equal(t, n, got)
+	got.target[0] = 'X'
+	got.Size++
+	again, ok := c.get(fileKey{2, 7}, k1, []byte("stored"))
+	require.True(t, ok)
+	require.Equal(t, n, again)
+
+	_, ok = c.get(fileKey{2, 7}, k2, []byte("stored"))
+	require.False(t, ok, "another key")
+	_, ok = c.get(fileKey{2, 7}, k1, []byte("stores"))
+	require.False(t, ok, "other bytes")
+	_, ok = c.get(fileKey{2, 8}, k1, []byte("stored"))
+	require.False(t, ok, "another inode")
+}

@@ -176,6 +176,15 @@ func getInode(r meta.Reader, f *FileSystem, key *kms.DataKey, ino uint64) (*inod
 	if err != nil {
 		return nil, err
 	}
+	// Only sealed records are cached (opening a plain one costs nothing),
+	// and only under a key: without one they fail in openValue.
+	cached := key != nil && len(v) > 0 && v[0] == recordSealed
+	k := fileKey{f.rec.Vol, ino}
+	if cached {
+		if n, ok := f.svc.inodes.get(k, key, v); ok {
+			return n, nil
+		}
+	}
 	plain, err := openValue(key, inodeAAD(f.rec.Vol, ino), v)
 	if err != nil {
 		return nil, errorf("", ino, IO, fmt.Errorf("inode record: %w", err))
@@ -186,6 +195,9 @@ func getInode(r meta.Reader, f *FileSystem, key *kms.DataKey, ino uint64) (*inod
 	}
 	if n.Ino != ino {
 		return nil, errorf("", ino, IO, fmt.Errorf("inode record names inode %d", n.Ino))
+	}
+	if cached {
+		f.svc.inodes.put(k, key, v, n)
 	}
 	return n, nil
 }

@@ -93,6 +93,7 @@ type Service struct {
 	}
 	blockLocks [256]sync.Mutex
 	wb         writeBack
+	inodes     inodeCache
 
 	kick   chan struct{}
 	stop   chan struct{}
