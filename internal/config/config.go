@@ -227,6 +227,13 @@ type Storage struct {
 	// (the default) sizes it from the machine's memory: a sixteenth of
 	// it, at least 64MiB and at most 2GiB.
 	DataCacheBytes ByteSize `yaml:"data_cache_bytes"`
+	// WriteBackBytes bounds the unstable NFS writes buffered in memory
+	// before they are stored (at COMMIT at the latest); a file's buffer is
+	// stored in the background once it holds an eighth of this, and any
+	// buffer a second after its first write. Rewrites of buffered bytes
+	// cost nothing more. 0 (the default) sizes it from the machine's
+	// memory: a sixteenth of it, at least 64MiB and at most 1GiB.
+	WriteBackBytes ByteSize `yaml:"write_back_bytes"`
 	// MinFreeBytes is the free-space reserve of the file system holding
 	// DataDir: while less than this is free, operations that consume space
 	// fail with "no space left on device" (NFS4ERR_NOSPC), so that deletes
@@ -398,6 +405,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.DataCacheBytes != 0 && c.Storage.DataCacheBytes < 1<<20 {
 		bad("storage.data_cache_bytes %d must be 0 (sized from memory) or at least 1MiB", c.Storage.DataCacheBytes)
+	}
+	if c.Storage.WriteBackBytes != 0 && c.Storage.WriteBackBytes < 1<<20 {
+		bad("storage.write_back_bytes %d must be 0 (sized from memory) or at least 1MiB", c.Storage.WriteBackBytes)
 	}
 	if c.Storage.MinFreeBytes < 0 {
 		bad("storage.min_free_bytes %d must not be negative", c.Storage.MinFreeBytes)

@@ -19,9 +19,10 @@ import (
 // WriteUnstable answers once the bytes are in a per-file buffer in memory;
 // the buffer is stored (sealed, written to the blob store, its records
 // committed: the same durable path as Write) by Commit, by a stable Write or
-// a SetAttr or Read of the file, when the file holds writeBackChunk bytes
-// (in the background), when the buffers of the service hold more than the
-// cap (by the writer, before it is answered), and in the background after
+// a SetAttr or Read of the file, when the file holds its share of the cap
+// (fileShare, in the background), when the buffers of the service hold more
+// than half the cap (in the background) or more than the cap (by the
+// writer, before it is answered), and in the background after
 // WriteBackDelay. Until then:
 //
 //   - attributes returned by GetAttr, Lookup, ReadDir, Make and Link include
@@ -35,19 +36,27 @@ import (
 //     the write verifier changes after the restart.
 //
 // Buffers merge writes into whole blocks, so that a block written in pieces
-// is sealed and stored once, and one flush of many blocks shares one
-// metadata commit.
+// is sealed and stored once, a block written again before it is stored is
+// stored once, and one flush of many blocks shares one metadata commit.
 
-// DefaultWriteBackBytes bounds the bytes buffered by WriteUnstable.
+// DefaultWriteBackBytes bounds the bytes buffered by WriteUnstable unless
+// the service is created with another bound (shelfd sizes it from memory).
 const DefaultWriteBackBytes = 64 << 20
 
 // DefaultWriteBackDelay is how long an unstable write stays in memory at most
 // (unless the service is created with NoBackground).
 const DefaultWriteBackDelay = time.Second
 
-// writeBackChunk is the buffered size of one file at which its buffer is
-// stored in the background.
-const writeBackChunk = 4 << 20
+// minFileShare is the least buffered size of one file at which its buffer
+// is stored in the background.
+const minFileShare = 4 << 20
+
+// fileShare returns the buffered size of one file at which its buffer is
+// stored in the background: an eighth of the cap, so that a file rewritten
+// in place (a database, an image) is stored about once per WriteBackDelay
+// rather than once per rewrite, while a few files streaming at once still
+// leave room to the others.
+func (wb *writeBack) fileShare() int { return max(minFileShare, wb.maxBytes/8) }
 
 // flushTimeout bounds one flush, whatever the deadline of the caller that
 // started it.
@@ -349,7 +358,7 @@ func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint
 	a.Change = df.change
 	a.Mtime, a.Ctime = df.mtime, df.mtime
 	over := s.wb.mu.bytes > s.wb.maxBytes
-	background := !over && !df.async && (df.pendingBytes >= writeBackChunk || s.wb.mu.bytes > s.wb.maxBytes/2)
+	background := !over && !df.async && (df.pendingBytes >= s.wb.fileShare() || s.wb.mu.bytes > s.wb.maxBytes/2)
 	if background {
 		df.async = true
 		s.wg.Add(1)

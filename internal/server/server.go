@@ -226,7 +226,8 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, offline bool
 	s.closers = append(s.closers, b.Close)
 
 	s.data = data.New(b, data.Options{CacheBytes: dataCacheBytes(int64(cfg.Storage.DataCacheBytes))})
-	fsOpts := fs.Options{Clock: clock.System, Logger: log.With("component", "fs")}
+	fsOpts := fs.Options{Clock: clock.System, Logger: log.With("component", "fs"),
+		WriteBackBytes: writeBackBytes(int64(cfg.Storage.WriteBackBytes))}
 	if offline {
 		fsOpts.NoBackground = true
 	} else {
