@@ -83,9 +83,11 @@ type extent struct {
 
 func (e *extent) end() uint32 { return e.off + uint32(len(e.data)) }
 
-// add copies p to offset lo of the block and returns the bytes it
-// allocated for that (less what it freed).
-func (b *dirtyBlock) add(lo uint32, p []byte, blockSize int) (grown int) {
+// add writes p at offset lo of the block and returns the bytes it
+// allocated for that (less what it freed). With owned, p is the caller's
+// to give: a write that touches no other extent keeps p itself (and
+// counts its length) instead of a copy.
+func (b *dirtyBlock) add(lo uint32, p []byte, blockSize int, owned bool) (grown int) {
 	hi := lo + uint32(len(p))
 	// Extents [i, j) overlap or touch [lo, hi).
 	i := 0
@@ -97,7 +99,12 @@ func (b *dirtyBlock) add(lo uint32, p []byte, blockSize int) (grown int) {
 		j++
 	}
 	if i == j {
-		e := extent{off: lo, data: append([]byte(nil), p...)}
+		// An adopted p is capped at its length: growing the extent
+		// later reallocates rather than writing past it.
+		e := extent{off: lo, data: p[:len(p):len(p)]}
+		if !owned {
+			e.data = append([]byte(nil), p...)
+		}
 		b.exts = slices.Insert(b.exts, i, e)
 		return cap(e.data)
 	}
@@ -281,8 +288,20 @@ func (f *FileSystem) withBuffered(ctx context.Context, a Attr) Attr {
 // WriteUnstable writes p to ino at off like Write, but the data and the new
 // size need not be durable when it returns: Commit makes them so. Every
 // reader sees them at once. A service created with a negative
-// WriteBackBytes writes through (as Write).
+// WriteBackBytes writes through (as Write). WriteUnstable does not keep p.
 func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint64, p []byte) (Attr, error) {
+	return f.writeUnstable(ctx, c, ino, off, p, false)
+}
+
+// WriteUnstableOwned is WriteUnstable for a caller that gives p away: the
+// buffer may keep p's bytes where they are instead of copying them, so the
+// caller must neither use nor modify p afterwards (an NFS WRITE's data,
+// which lives in its request's own record).
+func (f *FileSystem) WriteUnstableOwned(ctx context.Context, c *Caller, ino, off uint64, p []byte) (Attr, error) {
+	return f.writeUnstable(ctx, c, ino, off, p, true)
+}
+
+func (f *FileSystem) writeUnstable(ctx context.Context, c *Caller, ino, off uint64, p []byte, owned bool) (Attr, error) {
 	const op = "write"
 	s := f.svc
 	if s.wb.maxBytes < 0 || len(p) == 0 {
@@ -345,7 +364,7 @@ func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint
 			df.pending[br.index] = b
 		}
 		src := p[br.index*uint64(bs)+br.lo-off : br.index*uint64(bs)+br.hi-off]
-		grown := b.add(uint32(br.lo), src, bs)
+		grown := b.add(uint32(br.lo), src, bs, owned)
 		df.pendingBytes += grown
 		s.wb.mu.bytes += grown
 	}

@@ -555,7 +555,9 @@ func (c *compound) opWrite(a *nfsv4.Write4args) nfsv4.Write4res {
 	var err error
 	if a.Stable == nfsv4.UNSTABLE4 {
 		committed = nfsv4.UNSTABLE4
-		_, err = f.WriteUnstable(c.ctx, &c.caller, fh.ino, a.Offset, a.Data)
+		// The data lives in the request's record, which the RPC server
+		// handed over (readArgs): the buffer may keep it.
+		_, err = f.WriteUnstableOwned(c.ctx, &c.caller, fh.ino, a.Offset, a.Data)
 	} else {
 		_, err = f.Write(c.ctx, &c.caller, fh.ino, a.Offset, a.Data)
 	}

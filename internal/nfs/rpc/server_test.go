@@ -470,6 +470,15 @@ func TestRecordReaderAllocatesAsDataArrives(t *testing.T) {
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 	require.Equal(t, minGrowBytes, spy.maxRead)
 
+	// Past the first allocation, at most growFactor times what came.
+	sent := 100 << 10
+	in = append(u32(lastFragmentBit|(1<<20)), make([]byte, sent)...)
+	spy = &readSpy{r: bytes.NewReader(in)}
+	rr = recordReader{r: spy, maxBytes: 2 << 20}
+	_, err = rr.next()
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	require.LessOrEqual(t, spy.maxRead+minGrowBytes, growFactor*sent)
+
 	in = record(make([]byte, 1<<20), 1<<30)
 	spy = &readSpy{r: bytes.NewReader(in)}
 	rr = recordReader{r: spy, maxBytes: 2 << 20}
