@@ -79,6 +79,10 @@ func (s *Store) createSegment(id uint64) (*segment, error) {
 		_ = s.fs.Remove(path)
 		return nil, ioError("create segment", err)
 	}
+	// Appends go to reserved blocks; rollLocked gives back what the
+	// segment did not use. A crash keeps the reservation of a sealed
+	// segment until the segment is compacted away.
+	_ = f.Preallocate(s.cfg.SegmentBytes)
 	return &segment{id: id, path: path, f: f, size: segmentHeaderLen}, nil
 }
 
@@ -119,6 +123,7 @@ func (s *Store) open() error {
 	if err := last.f.Sync(); err != nil {
 		return ioError("sync", err)
 	}
+	_ = last.f.Preallocate(s.cfg.SegmentBytes) // see createSegment
 	s.w.active, s.w.off, s.w.synced, s.w.nextID = last, last.size, last.size, last.id+1
 	return nil
 }

@@ -676,6 +676,8 @@ func (s *Store) rollLocked() error {
 		s.completeLocked(len(s.w.pending))
 		s.w.cond.Broadcast()
 	}
+	// Best effort: only space is at stake.
+	_ = old.f.DropPreallocated(s.w.off)
 	id := s.w.nextID
 	s.w.nextID++
 	seg, err := s.createSegment(id)

@@ -16,6 +16,13 @@ type file interface {
 	Truncate(size int64) error
 	Stat() (os.FileInfo, error)
 	Close() error
+	// Preallocate reserves disk space for the first n bytes without
+	// changing the file's size, so that appends within it need no block
+	// allocation; best effort (a no-op where unsupported).
+	Preallocate(n int64) error
+	// DropPreallocated gives back the space reserved past size, the
+	// file's size.
+	DropPreallocated(size int64) error
 }
 
 // vfs is the subset of the os package the store uses to manage segment files.
