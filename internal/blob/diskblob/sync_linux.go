@@ -2,7 +2,6 @@ package diskblob
 
 import (
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -10,6 +9,25 @@ import (
 // fdatasync flushes f's data and the metadata needed to read it (its size),
 // skipping timestamps: appends stay durable at a lower cost than fsync.
 func fdatasync(f *os.File) error {
+	return onFD(f, "fdatasync", unix.Fdatasync)
+}
+
+// Preallocate implements file with fallocate(FALLOC_FL_KEEP_SIZE). On ext4,
+// appending into a file's unreserved tail costs several times more than
+// writing into reserved blocks (the allocation is made write by write).
+func (f osFile) Preallocate(n int64) error {
+	return onFD(f.File, "fallocate", func(fd int) error {
+		return unix.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE, 0, n)
+	})
+}
+
+// DropPreallocated implements file: truncating a file to its own size frees
+// the blocks reserved past it.
+func (f osFile) DropPreallocated(size int64) error { return f.Truncate(size) }
+
+// onFD runs the system call call on f's descriptor, again while it is
+// interrupted (EINTR), and names op and f in its error.
+func onFD(f *os.File, op string, call func(fd int) error) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -17,8 +35,7 @@ func fdatasync(f *os.File) error {
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		for {
-			serr = syscall.Fdatasync(int(fd))
-			if serr != syscall.EINTR {
+			if serr = call(int(fd)); serr != unix.EINTR {
 				return
 			}
 		}
@@ -26,33 +43,7 @@ func fdatasync(f *os.File) error {
 		return err
 	}
 	if serr != nil {
-		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: serr}
+		return &os.PathError{Op: op, Path: f.Name(), Err: serr}
 	}
 	return nil
 }
-
-// Preallocate implements file with fallocate(FALLOC_FL_KEEP_SIZE). On ext4,
-// appending into a file's unreserved tail costs several times more than
-// writing into reserved blocks (the allocation is made write by write).
-func (f osFile) Preallocate(n int64) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			ferr = unix.Fallocate(int(fd), unix.FALLOC_FL_KEEP_SIZE, 0, n)
-			if ferr != unix.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return err
-	}
-	return ferr
-}
-
-// DropPreallocated implements file: truncating a file to its own size frees
-// the blocks reserved past it.
-func (f osFile) DropPreallocated(size int64) error { return f.Truncate(size) }
