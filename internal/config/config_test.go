@@ -56,6 +56,8 @@ api: {listen: "0.0.0.0:8049", tls: {cert_file: /etc/shelf/api.crt, key_file: /et
 nfs: {port: 12049, permission_cache_window: 1m30s, tls: {disabled: true, domain: shelf.example}}
 storage:
   meta_cache_bytes: 128MiB
+  data_cache_bytes: 1GiB
+  write_back_bytes: 256MiB
   min_free_bytes: 1000000
 `,
 			want: Config{
@@ -66,7 +68,7 @@ storage:
 				API:         API{Listen: "0.0.0.0:8049", TLS: APITLS{CertFile: "/etc/shelf/api.crt", KeyFile: "/etc/shelf/api.key"}},
 				NFS: NFS{Port: 12049, PermissionCacheWindow: Duration(90 * time.Second),
 					TLS: NFSTLS{Disabled: true, Domain: "shelf.example"}},
-				Storage: Storage{MetaCacheBytes: 128 << 20, MinFreeBytes: 1000000},
+				Storage: Storage{MetaCacheBytes: 128 << 20, DataCacheBytes: 1 << 30, WriteBackBytes: 256 << 20, MinFreeBytes: 1000000},
 			},
 		},
 		{
@@ -117,7 +119,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		Health:  Health{Listen: "8050"},
 		API:     API{Listen: "127.0.0.1:http"},
 		NFS:     NFS{Port: 70000, PermissionCacheWindow: Duration(-time.Second), TLS: NFSTLS{Domain: "*.example"}},
-		Storage: Storage{MetaCacheBytes: 10, DataCacheBytes: 1000, MinFreeBytes: -1},
+		Storage: Storage{MetaCacheBytes: 10, DataCacheBytes: 1000, WriteBackBytes: 4096, MinFreeBytes: -1},
 	}
 	err := cfg.Validate()
 	require.Error(t, err)
@@ -125,7 +127,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"data_dir", "account", "region", "log.level", "log.format", "health.listen",
 		"api.listen", "nfs.port", "nfs.permission_cache_window", "nfs.tls.domain",
-		"storage.meta_cache_bytes", "storage.data_cache_bytes", "storage.min_free_bytes",
+		"storage.meta_cache_bytes", "storage.data_cache_bytes", "storage.write_back_bytes",
+		"storage.min_free_bytes",
 	} {
 		found := false
 		for _, l := range lines {
@@ -133,7 +136,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		}
 		require.True(t, found, "no problem reported for %s in:\n%s", want, err)
 	}
-	require.Len(t, lines, 13)
+	require.Len(t, lines, 14)
 }
 
 func TestValidateAPITLS(t *testing.T) {
