@@ -24,6 +24,9 @@ func TestDirtyBlockModel(t *testing.T) {
 			if round%4 == 0 {
 				n = 1 + rng.IntN(64) // many small pieces
 			}
+			if rng.IntN(12) == 0 {
+				n = bs // the whole block
+			}
 			lo := rng.IntN(bs - n + 1)
 			p := make([]byte, n)
 			for k := range p {
@@ -31,7 +34,12 @@ func TestDirtyBlockModel(t *testing.T) {
 			}
 			// Every other round, the block may keep p (which is not
 			// used again but through the model).
-			allocated += b.add(uint32(lo), p, bs, round%2 == 1)
+			owned := round%2 == 1
+			allocated += b.add(uint32(lo), p, bs, owned)
+			if owned && n == bs {
+				require.Len(t, b.exts, 1)
+				require.Same(t, &p[0], &b.exts[0].data[0], "a whole block given away is kept, not copied")
+			}
 			copy(model[lo:], p)
 			for k := lo; k < lo+n; k++ {
 				written[k] = true

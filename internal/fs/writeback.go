@@ -85,9 +85,19 @@ func (e *extent) end() uint32 { return e.off + uint32(len(e.data)) }
 
 // add writes p at offset lo of the block and returns the bytes it
 // allocated for that (less what it freed). With owned, p is the caller's
-// to give: a write that touches no other extent keeps p itself (and
-// counts its length) instead of a copy.
+// to give: a write of the whole block keeps p itself (and counts its
+// length) instead of a copy. Only whole blocks are kept, because a kept p
+// keeps the caller's whole buffer alive, and a whole block's extent is
+// replaced by no later write but a whole one: so what the buffers pin stays
+// within a small multiple of what they count.
 func (b *dirtyBlock) add(lo uint32, p []byte, blockSize int, owned bool) (grown int) {
+	if owned && lo == 0 && len(p) == blockSize {
+		for _, e := range b.exts {
+			grown -= cap(e.data)
+		}
+		b.exts = append(b.exts[:0], extent{off: 0, data: p[:len(p):len(p)]})
+		return grown + len(p)
+	}
 	hi := lo + uint32(len(p))
 	// Extents [i, j) overlap or touch [lo, hi).
 	i := 0
@@ -99,12 +109,7 @@ func (b *dirtyBlock) add(lo uint32, p []byte, blockSize int, owned bool) (grown 
 		j++
 	}
 	if i == j {
-		// An adopted p is capped at its length: growing the extent
-		// later reallocates rather than writing past it.
-		e := extent{off: lo, data: p[:len(p):len(p)]}
-		if !owned {
-			e.data = append([]byte(nil), p...)
-		}
+		e := extent{off: lo, data: append([]byte(nil), p...)}
 		b.exts = slices.Insert(b.exts, i, e)
 		return cap(e.data)
 	}
@@ -294,9 +299,10 @@ func (f *FileSystem) WriteUnstable(ctx context.Context, c *Caller, ino, off uint
 }
 
 // WriteUnstableOwned is WriteUnstable for a caller that gives p away: the
-// buffer may keep p's bytes where they are instead of copying them, so the
-// caller must neither use nor modify p afterwards (an NFS WRITE's data,
-// which lives in its request's own record).
+// buffer may keep p's bytes where they are (the whole blocks it covers)
+// instead of copying them, so the caller must neither use nor modify p
+// afterwards (an NFS WRITE's data, which lives in its request's own
+// record).
 func (f *FileSystem) WriteUnstableOwned(ctx context.Context, c *Caller, ino, off uint64, p []byte) (Attr, error) {
 	return f.writeUnstable(ctx, c, ino, off, p, true)
 }

@@ -537,6 +537,14 @@ func (c *compound) opRead(a *nfsv4.Read4args) (nfsv4.NfsResop4, nfsv4.Nfsstat4) 
 	return newReadResult(eof, parts, n), nfsv4.NFS4_OK
 }
 
+// mayKeepWriteData reports whether the write-back buffer may keep a WRITE's
+// data of n bytes in its request's record of reqBytes instead of a copy.
+// Keeping the data keeps the whole record, while the buffer counts only
+// the data against its cap: the data must be at least half the record, so
+// that what the buffers hold stays within twice what they count (a
+// 1-byte WRITE in a megabyte COMPOUND is copied).
+func mayKeepWriteData(n, reqBytes int) bool { return n > 0 && 2*n >= reqBytes }
+
 func (c *compound) opWrite(a *nfsv4.Write4args) nfsv4.Write4res {
 	fail := func(st nfsv4.Nfsstat4) nfsv4.Write4res { return &nfsv4.Write4res_default{Status: st} }
 	fh, f, st := c.ioTarget(a.Stateid, true)
@@ -555,9 +563,13 @@ func (c *compound) opWrite(a *nfsv4.Write4args) nfsv4.Write4res {
 	var err error
 	if a.Stable == nfsv4.UNSTABLE4 {
 		committed = nfsv4.UNSTABLE4
-		// The data lives in the request's record, which the RPC server
-		// handed over (readArgs): the buffer may keep it.
-		_, err = f.WriteUnstableOwned(c.ctx, &c.caller, fh.ino, a.Offset, a.Data)
+		if mayKeepWriteData(len(a.Data), c.reqBytes) {
+			// The data lives in the request's record, which the RPC
+			// server handed over (readArgs): the buffer may keep it.
+			_, err = f.WriteUnstableOwned(c.ctx, &c.caller, fh.ino, a.Offset, a.Data)
+		} else {
+			_, err = f.WriteUnstable(c.ctx, &c.caller, fh.ino, a.Offset, a.Data)
+		}
 	} else {
 		_, err = f.Write(c.ctx, &c.caller, fh.ino, a.Offset, a.Data)
 	}

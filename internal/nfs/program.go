@@ -401,6 +401,7 @@ func (p *Program) compound(ctx context.Context, body []byte) (out reply, ok bool
 	ctx, cancel := context.WithTimeout(ctx, p.opts.CompoundTimeout)
 	defer cancel()
 	c, st := p.newCompound(ctx, h.minor)
+	c.reqBytes = len(body)
 	res := &nfsv4.Compound4res{Tag: h.tag, Status: st}
 	if st == nfsv4.NFS4_OK {
 		defer func() {
@@ -597,6 +598,8 @@ type compound struct {
 	dirChanges *fs.DirChanges
 	fsID       string
 	fsys       *fs.FileSystem
+	// reqBytes is the size of the COMPOUND's arguments.
+	reqBytes int
 
 	cur, saved       fileHandle
 	hasCur, hasSaved bool

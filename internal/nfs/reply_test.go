@@ -102,3 +102,16 @@ func FuzzReadResultEncoding(f *testing.F) {
 		require.Equal(t, want[0], got.flat()[0])
 	})
 }
+
+// TestMayKeepWriteData: an unstable WRITE's data is kept in its record only
+// when it is at least half of it, so that buffered writes never pin more
+// than twice the bytes they are counted for.
+func TestMayKeepWriteData(t *testing.T) {
+	const mib = 1 << 20
+	require.True(t, mayKeepWriteData(mib, mib+300), "a 1 MiB WRITE")
+	require.True(t, mayKeepWriteData(4096, 4400), "a 4 KiB WRITE")
+	require.True(t, mayKeepWriteData(mib/2, mib))
+	require.False(t, mayKeepWriteData(mib/2-1, mib))
+	require.False(t, mayKeepWriteData(1, mib), "a small WRITE in a large COMPOUND is copied")
+	require.False(t, mayKeepWriteData(0, 100))
+}
