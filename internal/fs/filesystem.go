@@ -203,6 +203,17 @@ func getInode(r meta.Reader, f *FileSystem, key *kms.DataKey, ino uint64) (*inod
 }
 
 func (t *reader) inode(ino uint64) (*inode, error) { return getInode(t.Reader, t.f, t.key, ino) }
+
+// dataInode returns regular file ino if c may read or write (want) its data
+// (mayData).
+func (t *reader) dataInode(c *Caller, ino uint64, want uint32) (*inode, error) {
+	n, err := t.inode(ino)
+	if err != nil {
+		return nil, err
+	}
+	return n, mayData(c, n, want)
+}
+
 func (t *txn) inode(ino uint64) (*inode, error) {
 	n, err := getInode(t.Txn, t.f, t.key, ino)
 	if err == nil && n.Type == TypeDirectory {

@@ -26,11 +26,8 @@ func (f *FileSystem) Seek(ctx context.Context, c *Caller, ino, off uint64, data 
 	}
 	bs := uint64(f.rec.BlockSize)
 	err = f.view(ctx, op, ino, func(r *reader) error {
-		n, err := r.inode(ino)
+		n, err := r.dataInode(c, ino, MayRead)
 		if err != nil {
-			return err
-		}
-		if err := mayData(c, n, MayRead); err != nil {
 			return err
 		}
 		if off >= n.Size {
@@ -120,11 +117,8 @@ func (f *FileSystem) Deallocate(ctx context.Context, c *Caller, ino, off, length
 	var size uint64
 	stored := map[uint64]bool{}
 	err := f.view(ctx, op, ino, func(r *reader) error {
-		n, err := r.inode(ino)
+		n, err := r.dataInode(c, ino, MayWrite)
 		if err != nil {
-			return err
-		}
-		if err := mayData(c, n, MayWrite); err != nil {
 			return err
 		}
 		size = n.Size

@@ -132,11 +132,8 @@ func (f *FileSystem) read(ctx context.Context, c *Caller, ino, off uint64, count
 	var key *kms.DataKey
 	err := f.view(ctx, "read", ino, func(r *reader) error {
 		key = r.key
-		n, err := r.inode(ino)
+		n, err := r.dataInode(c, ino, MayRead)
 		if err != nil {
-			return err
-		}
-		if err := mayData(c, n, MayRead); err != nil {
 			return err
 		}
 		size = n.Size
@@ -298,11 +295,8 @@ func (f *FileSystem) write(ctx context.Context, c *Caller, ino, off uint64, p []
 	ranges := f.blocks(off, uint64(len(p)))
 	err := f.view(ctx, "write", ino, func(r *reader) error {
 		key = r.key
-		n, err := r.inode(ino)
+		n, err := r.dataInode(c, ino, MayWrite)
 		if err != nil {
-			return err
-		}
-		if err := mayData(c, n, MayWrite); err != nil {
 			return err
 		}
 		a = n.attr()

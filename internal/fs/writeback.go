@@ -325,11 +325,8 @@ func (f *FileSystem) writeUnstable(ctx context.Context, c *Caller, ino, off uint
 	s.wb.attrMu.RLock()
 	var a Attr
 	err := f.view(ctx, op, ino, func(r *reader) error {
-		n, err := r.inode(ino)
+		n, err := r.dataInode(c, ino, MayWrite)
 		if err != nil {
-			return err
-		}
-		if err := mayData(c, n, MayWrite); err != nil {
 			return err
 		}
 		a = n.attr()

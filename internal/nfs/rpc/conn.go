@@ -298,10 +298,11 @@ type replyResults struct {
 	headerBytes, size int
 	buf               []byte // header room, then written results
 	adopted           [][]byte
+	adopting          bool // Adopt took the results
 }
 
 func (r *replyResults) Write(p []byte) (int, error) {
-	if r.adopted != nil {
+	if r.adopting {
 		return 0, errors.New("rpc: results written after Adopt")
 	}
 	if r.buf == nil {
@@ -311,15 +312,11 @@ func (r *replyResults) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Adopt takes parts, in order, as the whole encoded results. The parts are
-// written as they are and never modified; the slice holding them is not
-// kept.
+// Adopt takes parts, in order, as the whole encoded results. Neither the
+// parts nor the slice holding them are modified (write copies the slice).
 func (r *replyResults) Adopt(parts ...[]byte) {
-	if r.buf == nil && r.adopted == nil {
-		r.adopted = append(make([][]byte, 0, len(parts)), parts...)
-		if len(r.adopted) == 0 {
-			r.adopted = [][]byte{{}}
-		}
+	if r.buf == nil && !r.adopting {
+		r.adopted, r.adopting = parts, true
 		return
 	}
 	for _, p := range parts {
