@@ -60,6 +60,7 @@ type Store struct {
 	blobs     blob.Store
 	inlineMax int
 	cache     *blockCache
+	patches   PatchSource
 }
 
 // New returns a Store over blobs.
@@ -123,11 +124,15 @@ type Record struct {
 	// Patches are writes made over the object since it was stored, oldest
 	// first (see AddPatches). Only object blocks have patches.
 	Patches []Patch
+	// Apart says the patches' bytes are stored apart from the record
+	// (version 3), not in it (version 2).
+	Apart bool
 }
 
 const (
 	recordVersion        byte = 1
 	recordVersionPatched byte = 2
+	recordVersionApart   byte = 3
 	flagSealed           byte = 1 << 0
 	flagInline           byte = 1 << 1
 	maxRecordTail             = 1 << 20
@@ -142,7 +147,8 @@ const (
 //	version 2 (1) | flags(1) | length(4) | check(16) | base length(4) |
 //	patch count(2) | patches | blob key
 //
-// with each patch encoded as in Patch.append.
+// with each patch encoded as in Patch.append; version 3 is version 2 with
+// the patches apart: each is only offset(4) | id(8) | stored length(4).
 func (r *Record) Encode() []byte {
 	flags := byte(0)
 	tail := []byte(r.BlobKey)
@@ -154,7 +160,11 @@ func (r *Record) Encode() []byte {
 		tail = r.Inline
 	}
 	version, size := recordVersion, 22+len(tail)
-	if len(r.Patches) > 0 {
+	apart := r.Apart && len(r.Patches) > 0
+	switch {
+	case apart:
+		version, size = recordVersionApart, size+6+len(r.Patches)*patchRef
+	case len(r.Patches) > 0:
 		version, size = recordVersionPatched, size+6+r.StoredBytes()
 	}
 	out := make([]byte, 0, size)
@@ -165,7 +175,7 @@ func (r *Record) Encode() []byte {
 		out = binary.BigEndian.AppendUint32(out, r.BaseLength)
 		out = binary.BigEndian.AppendUint16(out, uint16(len(r.Patches)))
 		for i := range r.Patches {
-			out = r.Patches[i].append(out)
+			out = r.Patches[i].append(out, apart)
 		}
 	}
 	return append(out, tail...)
@@ -173,7 +183,7 @@ func (r *Record) Encode() []byte {
 
 // DecodeRecord parses a stored block record. It never panics.
 func DecodeRecord(b []byte) (Record, error) {
-	if len(b) < 22 || (b[0] != recordVersion && b[0] != recordVersionPatched) ||
+	if len(b) < 22 || b[0] < recordVersion || b[0] > recordVersionApart ||
 		b[1]&^(flagSealed|flagInline) != 0 || len(b)-22 > maxRecordTail {
 		return Record{}, fmt.Errorf("%w: malformed block record", ErrCorrupt)
 	}
@@ -181,12 +191,13 @@ func DecodeRecord(b []byte) (Record, error) {
 	copy(r.Check[:], b[6:22])
 	r.BaseLength = r.Length
 	tail := b[22:]
-	if b[0] == recordVersionPatched {
+	if b[0] != recordVersion {
 		if b[1]&flagInline != 0 {
 			return Record{}, fmt.Errorf("%w: inline block record with patches", ErrCorrupt)
 		}
+		r.Apart = b[0] == recordVersionApart
 		var err error
-		if tail, err = r.decodePatches(tail); err != nil {
+		if tail, err = r.decodePatches(tail, r.Apart); err != nil {
 			return Record{}, err
 		}
 	}
@@ -338,8 +349,11 @@ func (s *Store) Load(ctx context.Context, key *kms.DataKey, a Addr, r *Record) (
 		// The object's plaintext is cached on its own as well: the
 		// next patch makes a new version of the block over it.
 		base := r.base()
-		if plain, err = s.Load(ctx, key, a, &base); err == nil {
-			plain, err = r.applyPatches(key, a, plain)
+		var full *Record
+		if full, err = s.withPatches(ctx, a, r); err == nil {
+			if plain, err = s.Load(ctx, key, a, &base); err == nil {
+				plain, err = full.applyPatches(key, a, plain)
+			}
 		}
 	}
 	if err == nil {
@@ -354,7 +368,10 @@ func (s *Store) Verify(ctx context.Context, key *kms.DataKey, a Addr, r *Record)
 	base := r.base()
 	plain, err := s.load(ctx, key, a, &base)
 	if err == nil && len(r.Patches) > 0 {
-		_, err = r.applyPatches(key, a, plain)
+		var full *Record
+		if full, err = s.withPatches(ctx, a, r); err == nil {
+			_, err = full.applyPatches(key, a, plain)
+		}
 	}
 	return err
 }

@@ -98,7 +98,9 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add((&data.Record{Length: 3, Sealed: true, BlobKey: "v1/2/3-abc"}).Encode())
 	f.Add([]byte{1, 2, 0, 0, 0, 0})
 	f.Add((&data.Record{Length: 9, BaseLength: 5, Sealed: false, BlobKey: "v1/2/3-abc",
-		Patches: []data.Patch{{Off: 4, ID: 7, Stored: []byte{0, 0, 0, 0, 1, 2, 3, 4, 5}}}}).Encode())
+		Patches: []data.Patch{{Off: 4, ID: 7, Len: 9, Stored: []byte{0, 0, 0, 0, 1, 2, 3, 4, 5}}}}).Encode())
+	f.Add((&data.Record{Length: 9, BaseLength: 5, Sealed: false, BlobKey: "v1/2/3-abc", Apart: true,
+		Patches: []data.Patch{{Off: 4, ID: 7, Len: 9}, {Off: 0, ID: 8, Len: 5}}}).Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := data.DecodeRecord(b)
 		if err != nil {

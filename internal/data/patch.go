@@ -1,22 +1,32 @@
 package data
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/shelf-efs/shelf/internal/kms"
 )
 
 // Patches: a write of a few KiB into a block stored as an object does not
 // rewrite the object. The written bytes are sealed on their own (or, in an
-// unencrypted file system, checksummed) and appended to the block's record
-// as a patch; the record, in the metadata store, is replaced in the write's
+// unencrypted file system, checksummed) and added to the block's record as a
+// patch; the record, in the metadata store, is replaced in the write's
 // metadata transaction as always, and the object stays as it is. Readers
 // apply the patches over the object's plaintext, oldest first. When a block's
 // patches would pass the caller's budget, the caller rewrites the block whole
 // (a new object, no patches).
+//
+// A record made by AddPatches keeps its patches apart (Record.Apart): the
+// record lists each patch's offset, ID and stored length, and the caller
+// stores each patch's bytes once, under a key of its own in the same
+// transaction, so that the next patch rewrites a short list rather than every
+// earlier patch. Load fetches them through the Store's PatchSource. Records
+// of version 2, which hold their patches' bytes, are still read; the next
+// patch moves their patches apart.
 //
 // A patch's additional authenticated data binds the file system, inode and
 // block index, the check of the object it patches (so a patch cannot be
@@ -35,10 +45,17 @@ type Patch struct {
 	Off uint32
 	// ID is random, new with the patch.
 	ID uint64
+	// Len is the length of the stored bytes.
+	Len uint32
 	// Stored is the envelope of the written bytes (sealed records) or a
-	// big-endian CRC-32C (Castagnoli) followed by the bytes.
+	// big-endian CRC-32C (Castagnoli) followed by the bytes. It is nil in
+	// a record decoded with its patches apart until they are fetched.
 	Stored []byte
 }
+
+// patchRef is the encoded size of a patch kept apart: offset(4) | id(8) |
+// stored length(4).
+const patchRef = 16
 
 // Write is one range of bytes to write into a block.
 type Write struct {
@@ -46,28 +63,82 @@ type Write struct {
 	Data []byte
 }
 
-func (p *Patch) append(out []byte) []byte {
+// append encodes the patch, with its stored bytes unless apart.
+func (p *Patch) append(out []byte, apart bool) []byte {
 	out = binary.BigEndian.AppendUint32(out, p.Off)
 	out = binary.BigEndian.AppendUint64(out, p.ID)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(p.Stored)))
+	out = binary.BigEndian.AppendUint32(out, p.Len)
+	if apart {
+		return out
+	}
 	return append(out, p.Stored...)
 }
 
 // plainLen returns the length of the patch's plaintext.
 func (p *Patch) plainLen(sealed bool) int {
 	if sealed {
-		return len(p.Stored) - kms.EnvelopeOverhead
+		return int(p.Len) - kms.EnvelopeOverhead
 	}
-	return len(p.Stored) - 4
+	return int(p.Len) - 4
 }
 
-// StoredBytes returns the bytes the record's patches take.
+// StoredBytes returns the bytes the record's patches take, wherever they
+// are stored.
 func (r *Record) StoredBytes() int {
 	n := 0
 	for i := range r.Patches {
-		n += patchHeader + len(r.Patches[i].Stored)
+		n += patchHeader + int(r.Patches[i].Len)
 	}
 	return n
+}
+
+// PatchSource returns the stored bytes of patches kept apart from the
+// record of block a, in the order of ids. A patch that is not there (the
+// block was replaced after its record was read) yields an error wrapping
+// blob.ErrNotFound.
+type PatchSource func(ctx context.Context, a Addr, ids []uint64) ([][]byte, error)
+
+// SetPatchSource sets where Load and Verify fetch patches kept apart. It
+// must be called before the Store is used.
+func (s *Store) SetPatchSource(src PatchSource) { s.patches = src }
+
+// withPatches returns r with the bytes of its patches, fetching those kept
+// apart that r does not hold.
+func (s *Store) withPatches(ctx context.Context, a Addr, r *Record) (*Record, error) {
+	var ids []uint64
+	for i := range r.Patches {
+		if r.Patches[i].Stored == nil {
+			ids = append(ids, r.Patches[i].ID)
+		}
+	}
+	if len(ids) == 0 {
+		return r, nil
+	}
+	if s.patches == nil {
+		return nil, fmt.Errorf("data: block %d of inode %d has patches apart and no source for them", a.Index, a.Ino)
+	}
+	got, err := s.patches(ctx, a, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != len(ids) {
+		return nil, fmt.Errorf("data: patch source returned %d of %d patches", len(got), len(ids))
+	}
+	out := *r
+	out.Patches = append([]Patch(nil), r.Patches...)
+	j := 0
+	for i := range out.Patches {
+		p := &out.Patches[i]
+		if p.Stored != nil {
+			continue
+		}
+		if len(got[j]) != int(p.Len) {
+			return nil, fmt.Errorf("%w: patch %d of block %d of inode %d has %d stored bytes, record says %d", ErrCorrupt, i, a.Index, a.Ino, len(got[j]), p.Len)
+		}
+		p.Stored = got[j]
+		j++
+	}
+	return &out, nil
 }
 
 // base returns the record of the block's object alone.
@@ -77,9 +148,10 @@ func (r *Record) base() Record {
 	return b
 }
 
-// decodePatches parses the patch section of a version 2 record (b starts
-// after the check) into r and returns the rest of b (the blob key).
-func (r *Record) decodePatches(b []byte) ([]byte, error) {
+// decodePatches parses the patch section of a version 2 or 3 record (b
+// starts after the check) into r and returns the rest of b (the blob key).
+// With apart (version 3) the patches' bytes are not in b.
+func (r *Record) decodePatches(b []byte, apart bool) ([]byte, error) {
 	bad := func(why string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: malformed block record: %s", ErrCorrupt, why)
 	}
@@ -98,14 +170,21 @@ func (r *Record) decodePatches(b []byte) ([]byte, error) {
 		if len(b) < patchHeader {
 			return bad("short patch")
 		}
-		p := Patch{Off: binary.BigEndian.Uint32(b[0:4]), ID: binary.BigEndian.Uint64(b[4:12])}
-		size := binary.BigEndian.Uint32(b[12:16])
+		p := Patch{Off: binary.BigEndian.Uint32(b[0:4]), ID: binary.BigEndian.Uint64(b[4:12]), Len: binary.BigEndian.Uint32(b[12:16])}
 		b = b[patchHeader:]
-		if uint64(size) > uint64(len(b)) {
-			return bad("patch overruns the record")
+		if !apart {
+			if uint64(p.Len) > uint64(len(b)) {
+				return bad("patch overruns the record")
+			}
+			p.Stored = append([]byte{}, b[:p.Len]...)
+			b = b[p.Len:]
+		} else {
+			for i := range r.Patches {
+				if r.Patches[i].ID == p.ID {
+					return bad("two patches with one ID")
+				}
+			}
 		}
-		p.Stored = append([]byte{}, b[:size]...)
-		b = b[size:]
 		pl := p.plainLen(r.Sealed)
 		if pl <= 0 || uint64(p.Off)+uint64(pl) > uint64(r.Length) {
 			return bad("patch outside the block")
@@ -141,6 +220,7 @@ func (s *Store) AddPatches(key *kms.DataKey, a Addr, old *Record, writes []Write
 	}
 	r := *old
 	r.Patches = nil
+	r.Apart = true
 	size := 0
 	for _, p := range old.Patches {
 		lo, hi := p.Off, p.Off+uint32(p.plainLen(old.Sealed))
@@ -150,7 +230,7 @@ func (s *Store) AddPatches(key *kms.DataKey, a Addr, old *Record, writes []Write
 		}
 		if !covered {
 			r.Patches = append(r.Patches, p)
-			size += patchHeader + len(p.Stored)
+			size += patchHeader + int(p.Len)
 		}
 	}
 	overhead := 4
@@ -173,11 +253,11 @@ func (s *Store) AddPatches(key *kms.DataKey, a Addr, old *Record, writes []Write
 		if len(w.Data) == 0 {
 			continue
 		}
-		var id [8]byte
-		if _, err := rand.Read(id[:]); err != nil {
-			return Record{}, false, fmt.Errorf("data: random: %w", err)
+		id, err := r.newPatchID()
+		if err != nil {
+			return Record{}, false, err
 		}
-		p := Patch{Off: w.Off, ID: binary.BigEndian.Uint64(id[:])}
+		p := Patch{Off: w.Off, ID: id}
 		if key != nil {
 			sealed, err := key.Seal(nil, a.patchAAD(&r.Check, w.Off), w.Data)
 			if err != nil {
@@ -188,6 +268,7 @@ func (s *Store) AddPatches(key *kms.DataKey, a Addr, old *Record, writes []Write
 			p.Stored = binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(w.Data)), crc32.Checksum(w.Data, castagnoli))
 			p.Stored = append(p.Stored, w.Data...)
 		}
+		p.Len = uint32(len(p.Stored))
 		r.Patches = append(r.Patches, p)
 		r.Length = max(r.Length, w.Off+uint32(len(w.Data)))
 	}
@@ -195,6 +276,21 @@ func (s *Store) AddPatches(key *kms.DataKey, a Addr, old *Record, writes []Write
 		return Record{}, false, nil
 	}
 	return r, true, nil
+}
+
+// newPatchID returns a random patch ID that none of r's patches has (a
+// patch kept apart is stored under its ID).
+func (r *Record) newPatchID() (uint64, error) {
+	for {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("data: random: %w", err)
+		}
+		id := binary.BigEndian.Uint64(b[:])
+		if !slices.ContainsFunc(r.Patches, func(p Patch) bool { return p.ID == id }) {
+			return id, nil
+		}
+	}
 }
 
 // applyPatches returns a new buffer holding base (the object's plaintext)
@@ -206,6 +302,8 @@ func (r *Record) applyPatches(key *kms.DataKey, a Addr, base []byte) ([]byte, er
 		p := &r.Patches[i]
 		var plain []byte
 		switch {
+		case len(p.Stored) != int(p.Len) || len(p.Stored) < 4:
+			return nil, fmt.Errorf("%w: patch %d of block %d of inode %d has %d stored bytes, record says %d", ErrCorrupt, i, a.Index, a.Ino, len(p.Stored), p.Len)
 		case r.Sealed && key == nil:
 			return nil, fmt.Errorf("%w: block %d of inode %d is sealed but the file system has no key", ErrCorrupt, a.Index, a.Ino)
 		case r.Sealed:

@@ -4,15 +4,59 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/shelf-efs/shelf/internal/blob"
 	"github.com/shelf-efs/shelf/internal/blob/memblob"
 	"github.com/shelf-efs/shelf/internal/data"
 	"github.com/shelf-efs/shelf/internal/kms"
 )
+
+// patchKey names a patch kept apart in a patchMap.
+type patchKey struct {
+	a  data.Addr
+	id uint64
+}
+
+// patchMap keeps patches apart from their records, as the metadata store
+// does for internal/fs.
+type patchMap map[patchKey][]byte
+
+// keep stores the bytes of r's patches that it holds.
+func (m patchMap) keep(a data.Addr, r *data.Record) {
+	for _, p := range r.Patches {
+		if p.Stored != nil {
+			m[patchKey{a, p.ID}] = append([]byte(nil), p.Stored...)
+		}
+	}
+}
+
+func (m patchMap) source(_ context.Context, a data.Addr, ids []uint64) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		b, ok := m[patchKey{a, id}]
+		if !ok {
+			return nil, fmt.Errorf("patch %x: %w", id, blob.ErrNotFound)
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// stripped returns r without the patches' bytes, as decoding a record
+// with its patches apart gives it.
+func stripped(r data.Record) data.Record {
+	r.Patches = slices.Clone(r.Patches)
+	for i := range r.Patches {
+		r.Patches[i].Stored = nil
+	}
+	return r
+}
 
 // TestPatchesMatchModel adds random writes as patches over a stored block
 // and checks every version against a byte model: through the cache, without
@@ -25,6 +69,9 @@ func TestPatchesMatchModel(t *testing.T) {
 		blobs := memblob.New()
 		cached := data.New(blobs, data.Options{})
 		uncached := data.New(blobs, data.Options{CacheBytes: -1})
+		patches := patchMap{}
+		cached.SetPatchSource(patches.source)
+		uncached.SetPatchSource(patches.source)
 		var key *kms.DataKey
 		if encrypted {
 			key = testKey(t, 1)
@@ -55,6 +102,8 @@ func TestPatchesMatchModel(t *testing.T) {
 			}
 			if ok {
 				patched++
+				patches.keep(a, &next)
+				require.True(t, next.Apart)
 				require.Equal(t, rec.BlobKey, next.BlobKey, "a patch shares the object")
 				require.LessOrEqual(t, next.StoredBytes(), budget)
 				require.LessOrEqual(t, len(next.Patches), data.MaxPatches)
@@ -69,7 +118,7 @@ func TestPatchesMatchModel(t *testing.T) {
 			require.Equal(t, uint32(len(model)), rec.Length)
 			dec, err := data.DecodeRecord(rec.Encode())
 			require.NoError(t, err)
-			require.Equal(t, rec, dec)
+			require.Equal(t, stripped(rec), dec)
 			for _, s := range []*data.Store{cached, uncached} {
 				got, err := s.Load(ctx, key, a, &dec)
 				require.NoError(t, err)
@@ -133,12 +182,64 @@ func TestPatchRules(t *testing.T) {
 	require.False(t, ok)
 }
 
+// TestPatchesMoveApart: a version 2 record, which holds its patches' bytes,
+// still reads, and the next patch moves its patches apart.
+func TestPatchesMoveApart(t *testing.T) {
+	ctx := context.Background()
+	s := data.New(memblob.New(), data.Options{CacheBytes: -1})
+	patches := patchMap{}
+	s.SetPatchSource(patches.source)
+	key := testKey(t, 1)
+	a := data.Addr{Vol: 1, Ino: 2, Index: 0}
+	model := make([]byte, 64<<10)
+	_, _ = rand.Read(model)
+	base, err := s.Save(ctx, key, a, model)
+	require.NoError(t, err)
+	rec, ok, err := s.AddPatches(key, a, &base, []data.Write{{Off: 100, Data: []byte("first")}}, 1<<20)
+	require.NoError(t, err)
+	require.True(t, ok)
+	copy(model[100:], "first")
+
+	rec.Apart = false
+	v2 := rec.Encode()
+	require.Equal(t, byte(2), v2[0])
+	old, err := data.DecodeRecord(v2)
+	require.NoError(t, err)
+	require.False(t, old.Apart)
+	require.Equal(t, rec, old)
+	got, err := s.Load(ctx, key, a, &old)
+	require.NoError(t, err)
+	require.Equal(t, model, got)
+	require.Empty(t, patches, "a version 2 record needs no patch source")
+
+	next, ok, err := s.AddPatches(key, a, &old, []data.Write{{Off: 9000, Data: []byte("second")}}, 1<<20)
+	require.NoError(t, err)
+	require.True(t, ok)
+	copy(model[9000:], "second")
+	require.True(t, next.Apart)
+	require.Len(t, next.Patches, 2)
+	for _, p := range next.Patches {
+		require.Len(t, p.Stored, int(p.Len), "the moved patch comes with its bytes for the caller to store")
+	}
+	v3 := next.Encode()
+	require.Equal(t, byte(3), v3[0])
+	require.Len(t, v3, 22+6+2*16+len(next.BlobKey), "a version 3 record lists its patches without their bytes")
+	patches.keep(a, &next)
+	dec, err := data.DecodeRecord(v3)
+	require.NoError(t, err)
+	got, err = s.Load(ctx, key, a, &dec)
+	require.NoError(t, err)
+	require.Equal(t, model, got)
+}
+
 // TestPatchTampering: a patch is bound to its block, its offset and the
 // object it patches, and its bytes are authenticated.
 func TestPatchTampering(t *testing.T) {
 	ctx := context.Background()
 	for _, encrypted := range []bool{false, true} {
 		s := data.New(memblob.New(), data.Options{CacheBytes: -1})
+		patches := patchMap{}
+		s.SetPatchSource(patches.source)
 		var key *kms.DataKey
 		if encrypted {
 			key = testKey(t, 1)
@@ -151,12 +252,26 @@ func TestPatchTampering(t *testing.T) {
 		require.True(t, ok)
 		require.NoError(t, s.Verify(ctx, key, a, &rec))
 
-		flipped, err := data.DecodeRecord(rec.Encode())
+		dec, err := data.DecodeRecord(rec.Encode())
 		require.NoError(t, err)
-		flipped.Patches[0].Stored[len(flipped.Patches[0].Stored)-1] ^= 1
-		_, err = s.Load(ctx, key, a, &flipped)
+		// A patch kept apart that is not there: the block was replaced
+		// after its record was read, and the reader retries.
+		_, err = s.Load(ctx, key, a, &dec)
+		require.ErrorIs(t, err, blob.ErrNotFound)
+		patches.keep(a, &rec)
+		_, err = s.Load(ctx, key, a, &dec)
+		require.NoError(t, err)
+		// Stored bytes altered, or cut short.
+		pk := patchKey{a, rec.Patches[0].ID}
+		good := patches[pk]
+		patches[pk] = append([]byte(nil), good...)
+		patches[pk][len(good)-1] ^= 1
+		_, err = s.Load(ctx, key, a, &dec)
 		require.ErrorIs(t, err, data.ErrCorrupt)
-		require.ErrorIs(t, s.Verify(ctx, key, a, &flipped), data.ErrCorrupt)
+		require.ErrorIs(t, s.Verify(ctx, key, a, &dec), data.ErrCorrupt)
+		patches[pk] = good[:len(good)-1]
+		require.ErrorIs(t, s.Verify(ctx, key, a, &dec), data.ErrCorrupt)
+		patches[pk] = good
 		if !encrypted {
 			continue
 		}
@@ -170,7 +285,7 @@ func TestPatchTampering(t *testing.T) {
 		other, err := s.Save(ctx, key, a, make([]byte, 100<<10))
 		require.NoError(t, err)
 		grafted := other
-		grafted.Patches = rec.Patches
+		grafted.Patches, grafted.Apart = rec.Patches, true
 		_, err = s.Load(ctx, key, a, &grafted)
 		require.ErrorIs(t, err, data.ErrCorrupt)
 		// Moved to another block.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/shelf-efs/shelf/internal/blob"
 	"github.com/shelf-efs/shelf/internal/data"
 	"github.com/shelf-efs/shelf/internal/kms"
 	"github.com/shelf-efs/shelf/internal/meta"
@@ -138,6 +139,7 @@ type checkVolume struct {
 	alloc       uint64
 	orphans     map[uint64]bool
 	blockList   []checkBlock
+	patches     map[[3]uint64]bool // patch keys: inode, block, patch ID
 	dents       []dentRecord
 	cookieRecs  map[[2]uint64][]byte
 	xattrOwners []uint64
@@ -208,7 +210,7 @@ func (c *checker) scan(ctx context.Context, r meta.Reader) error {
 		cv := &checkVolume{rec: rec, f: c.svc.newFileSystem(rec), inodes: map[uint64]*inode{}, refs: map[uint64]int{},
 			subdirs: map[uint64]uint32{}, parents: map[uint64]uint64{}, entries: map[uint64]uint64{},
 			cookies: map[uint64][]uint64{}, blocks: map[uint64]uint64{}, orphans: map[uint64]bool{},
-			cookieRecs: map[[2]uint64][]byte{}}
+			cookieRecs: map[[2]uint64][]byte{}, patches: map[[3]uint64]bool{}}
 		c.vols[rec.Vol] = cv
 		c.rep.FileSystems++
 		return true, nil
@@ -351,6 +353,8 @@ func (c *checker) record(k, v []byte) {
 			c.referenced[rec.BlobKey]++
 		}
 		cv.blockList = append(cv.blockList, checkBlock{ino: key.Ino, index: key.Index, stored: append([]byte(nil), v...)})
+	case meta.TablePatch:
+		cv.patches[[3]uint64{key.Ino, key.Index, key.Patch}] = true
 	case meta.TableOrphan:
 		cv.orphans[key.Ino] = true
 	case meta.TableXattr:
@@ -471,6 +475,28 @@ func (c *checker) checkVolume(cv *checkVolume) {
 			c.add(Problem{Kind: "block-past-eof", FileSystem: fsID, Ino: b.ino, Detail: fmt.Sprintf("block %d, size %d", b.index, n.Size)})
 		}
 	}
+	// Patches kept apart: each listed by its block's record is there, and
+	// each there is listed.
+	listed := map[[3]uint64]bool{}
+	for _, b := range cv.blockList {
+		r, err := data.DecodeRecord(b.stored)
+		if err != nil || !r.Apart {
+			continue
+		}
+		for _, p := range r.Patches {
+			k := [3]uint64{b.ino, b.index, p.ID}
+			listed[k] = true
+			if !cv.patches[k] {
+				c.add(Problem{Kind: "missing-patch", FileSystem: fsID, Ino: b.ino, Detail: fmt.Sprintf("block %d, patch %016x", b.index, p.ID)})
+			}
+		}
+	}
+	for k := range cv.patches {
+		if !listed[k] {
+			c.add(Problem{Kind: "stray-patch", FileSystem: fsID, Ino: k[0], Detail: fmt.Sprintf("block %d, patch %016x", k[1], k[2]),
+				Repairable: true, repair: c.deleteKeys(meta.PatchKey(vol, k[0], k[1], k[2]))})
+		}
+	}
 	for _, ino := range cv.xattrOwners {
 		if cv.inodes[ino] == nil {
 			c.add(Problem{Kind: "leaked-xattr", FileSystem: fsID, Ino: ino})
@@ -530,7 +556,18 @@ func (c *checker) freeBlockRepair(vol uint64, b checkBlock) func(context.Context
 		if err := tx.Delete(meta.BlockKey(vol, b.ino, b.index)); err != nil {
 			return err
 		}
-		if r, err := data.DecodeRecord(b.stored); err == nil && r.BlobKey != "" {
+		r, err := data.DecodeRecord(b.stored)
+		if err != nil {
+			return nil
+		}
+		for _, p := range r.Patches {
+			if r.Apart {
+				if err := tx.Delete(meta.PatchKey(vol, b.ino, b.index, p.ID)); err != nil {
+					return err
+				}
+			}
+		}
+		if r.BlobKey != "" {
 			return (&txn{Txn: tx, now: c.svc.clock.Now()}).addGarbage(r.BlobKey)
 		}
 		return nil
@@ -583,6 +620,22 @@ func objectVolume(key string) (uint64, bool) {
 	return vol, err == nil
 }
 
+// blockReplaced reports whether block b's record is no longer the one the
+// scan read.
+func (c *checker) blockReplaced(ctx context.Context, vol uint64, b checkBlock) bool {
+	replaced := false
+	err := c.svc.meta.View(ctx, func(r meta.Reader) error {
+		cur, err := r.Get(meta.BlockKey(vol, b.ino, b.index))
+		if errors.Is(err, meta.ErrNotFound) {
+			replaced = true
+			return nil
+		}
+		replaced = err == nil && !bytes.Equal(cur, b.stored)
+		return err
+	})
+	return err == nil && replaced
+}
+
 // checkData reads and authenticates every block.
 func (c *checker) checkData(ctx context.Context) error {
 	for _, cv := range c.vols {
@@ -593,6 +646,9 @@ func (c *checker) checkData(ctx context.Context) error {
 			if err := cv.f.verifyBlock(ctx, cv.key, b.ino, b.index, b.stored); err != nil {
 				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 					return err
+				}
+				if errors.Is(err, blob.ErrNotFound) && c.blockReplaced(ctx, cv.rec.Vol, b) {
+					continue // rewritten since the scan: its patches went with the old record
 				}
 				c.add(Problem{Kind: "unreadable-block", FileSystem: cv.rec.ID, Ino: b.ino, Detail: fmt.Sprintf("block %d: %v", b.index, err)})
 			}

@@ -173,7 +173,7 @@ func (s *Service) reapVolumes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tables := []byte{meta.TableBlock, meta.TableInode, meta.TableDirent, meta.TableDirCookie,
+	tables := []byte{meta.TableBlock, meta.TablePatch, meta.TableInode, meta.TableDirent, meta.TableDirCookie,
 		meta.TableXattr, meta.TableOrphan, meta.TableAllocator, meta.TableUsage}
 	for _, vol := range vols {
 		for _, table := range tables {

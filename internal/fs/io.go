@@ -186,6 +186,79 @@ func (f *FileSystem) loadBlock(ctx context.Context, key *kms.DataKey, ino, index
 	return f.svc.data.Load(ctx, key, data.Addr{Vol: f.rec.Vol, Ino: ino, Index: index}, &rec)
 }
 
+// loadPatches is the data.PatchSource of the service: it reads the patches
+// of block a kept apart from its record, in one scan of the block's patch
+// keys. Patch keys are never rewritten (a patch's ID is new with it) and are
+// deleted with the record that lists them, so a patch that is not there
+// means the block was replaced after its record was read: the error wraps
+// blob.ErrNotFound, which makes readers start over.
+func (s *Service) loadPatches(ctx context.Context, a data.Addr, ids []uint64) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	err := s.meta.View(ctx, func(r meta.Reader) error {
+		clear(out)
+		return meta.ScanPrefix(r, meta.PatchPrefix(a.Vol, a.Ino, a.Index), func(k, v []byte) (bool, error) {
+			id := binary.BigEndian.Uint64(k[len(k)-8:])
+			for i, want := range ids {
+				if want == id {
+					out[i] = append([]byte(nil), v...)
+				}
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range out {
+		if p == nil {
+			return nil, fmt.Errorf("fs: patch %016x of block %d of inode %d: %w", ids[i], a.Index, a.Ino, blob.ErrNotFound)
+		}
+	}
+	return out, nil
+}
+
+// storePatches makes the patch keys of block index follow the block's
+// record changing from old to next (either nil: no record): it stores the
+// bytes of next's patches that old did not keep apart, and deletes old's
+// patch keys that next does not list.
+func (t *txn) storePatches(ino, index uint64, old, next *data.Record) error {
+	vol := t.f.rec.Vol
+	kept := func(r *data.Record, id uint64) bool {
+		if r == nil || !r.Apart {
+			return false
+		}
+		for _, p := range r.Patches {
+			if p.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	if next != nil {
+		for _, p := range next.Patches {
+			if kept(old, p.ID) {
+				continue
+			}
+			if !next.Apart || len(p.Stored) != int(p.Len) {
+				return fmt.Errorf("fs: block %d of inode %d: new patch %016x without its bytes", index, ino, p.ID)
+			}
+			if err := t.Set(meta.PatchKey(vol, ino, index, p.ID), p.Stored); err != nil {
+				return err
+			}
+		}
+	}
+	if old != nil && old.Apart {
+		for _, p := range old.Patches {
+			if !kept(next, p.ID) {
+				if err := t.Delete(meta.PatchKey(vol, ino, index, p.ID)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (f *FileSystem) verifyBlock(ctx context.Context, key *kms.DataKey, ino, index uint64, stored []byte) error {
 	rec, err := decodeBlock(stored)
 	if err != nil {
@@ -255,13 +328,13 @@ type newBlock struct {
 	patched bool
 }
 
-// patchBudget bounds the stored bytes of one block's patches: an eighth of
-// a block, at most 32 KiB. Below it a small write into a stored block is a
-// patch in its record; past it the block is rewritten whole. (Every patch
-// rewrites the record with all the block's patches, so a larger budget
-// trades fewer block rewrites for more metadata written: with 256 KiB
-// blocks and 4 KiB random writes, 24 to 48 KiB measured best.)
-func (f *FileSystem) patchBudget() int { return min(f.rec.BlockSize/8, 32<<10) }
+// patchBudget bounds the stored bytes of one block's patches: half a
+// block. Below it a small write into a stored block is a patch; past it the
+// block is rewritten whole. A patch is stored once, under its own key, and
+// the record only lists the patches, so a larger budget means fewer block
+// rewrites for little more metadata; what it costs is reading: a block read
+// from storage applies all its patches.
+func (f *FileSystem) patchBudget() int { return f.rec.BlockSize / 2 }
 
 // patchBlock stores writes into block index as patches over its stored
 // object old (data.AddPatches), when they are small enough. It reports false
@@ -407,9 +480,16 @@ func (t *txn) putBlocks(ino uint64, blocks []newBlock) (int64, error) {
 			return 0, err
 		}
 		grown += int64(b.rec.Length)
-		if b.old != nil {
+		if b.old == nil {
+			if err := t.storePatches(ino, b.index, nil, &b.rec); err != nil {
+				return 0, err
+			}
+		} else {
 			old, err := decodeBlock(b.old)
 			if err != nil {
+				return 0, err
+			}
+			if err := t.storePatches(ino, b.index, &old, &b.rec); err != nil {
 				return 0, err
 			}
 			grown -= int64(old.Length)
@@ -610,7 +690,13 @@ func (f *FileSystem) setAttr(ctx context.Context, c *Caller, ino uint64, s SetAt
 					if err := t.Set(k, tail.rec.Encode()); err != nil {
 						return err
 					}
-					old, _ := decodeBlock(tail.old)
+					old, err := decodeBlock(tail.old)
+					if err != nil {
+						return err
+					}
+					if err := t.storePatches(ino, tail.index, &old, &tail.rec); err != nil {
+						return err
+					}
 					if old.BlobKey != "" {
 						if err := t.addGarbage(old.BlobKey); err != nil {
 							return err

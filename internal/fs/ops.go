@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/shelf-efs/shelf/internal/data"
 	"github.com/shelf-efs/shelf/internal/meta"
 )
 
@@ -521,6 +522,12 @@ func (t *txn) freeBlocks(n *inode, from uint64, limit int) (done bool, err error
 	return t.freeBlockRange(n, from, math.MaxUint64, limit)
 }
 
+// apartBlock is a block record whose patches are kept apart.
+type apartBlock struct {
+	index uint64
+	rec   data.Record
+}
+
 // freeBlockRange is freeBlocks for the blocks from..to-1 (to MaxUint64:
 // every block from from on).
 func (t *txn) freeBlockRange(n *inode, from, to uint64, limit int) (done bool, err error) {
@@ -528,6 +535,7 @@ func (t *txn) freeBlockRange(n *inode, from, to uint64, limit int) (done bool, e
 	var keys [][]byte
 	var freed uint64
 	var garbage []string
+	var apart []apartBlock
 	done = true
 	start, end := meta.BlockKey(vol, n.Ino, from), meta.PrefixEnd(meta.BlockPrefix(vol, n.Ino))
 	if to != math.MaxUint64 {
@@ -543,6 +551,9 @@ func (t *txn) freeBlockRange(n *inode, from, to uint64, limit int) (done bool, e
 			return false, err
 		}
 		keys = append(keys, append([]byte(nil), k...))
+		if rec.Apart {
+			apart = append(apart, apartBlock{index: binary.BigEndian.Uint64(k[len(k)-8:]), rec: rec})
+		}
 		freed += uint64(rec.Length)
 		if rec.BlobKey != "" {
 			garbage = append(garbage, rec.BlobKey)
@@ -554,6 +565,11 @@ func (t *txn) freeBlockRange(n *inode, from, to uint64, limit int) (done bool, e
 	}
 	for _, k := range keys {
 		if err := t.Delete(k); err != nil {
+			return false, err
+		}
+	}
+	for _, b := range apart {
+		if err := t.storePatches(n.Ino, b.index, &b.rec, nil); err != nil {
 			return false, err
 		}
 	}

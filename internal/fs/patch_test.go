@@ -13,6 +13,7 @@ import (
 	"github.com/shelf-efs/shelf/internal/blob"
 	"github.com/shelf-efs/shelf/internal/data"
 	"github.com/shelf-efs/shelf/internal/fs"
+	"github.com/shelf-efs/shelf/internal/meta"
 )
 
 // countingBlobs counts the objects written.
@@ -94,4 +95,122 @@ func TestSmallWritesPatchBlocks(t *testing.T) {
 			requireClean(t, e)
 		})
 	}
+}
+
+// patchKeys returns the patch keys of volume vol and the patches its block
+// records list as kept apart.
+func patchKeys(t *testing.T, m meta.Store, vol uint64) (keys, listed map[[3]uint64]bool) {
+	t.Helper()
+	keys, listed = map[[3]uint64]bool{}, map[[3]uint64]bool{}
+	require.NoError(t, m.View(ctx, func(r meta.Reader) error {
+		if err := meta.ScanPrefix(r, meta.VolumePrefix(meta.TablePatch, vol), func(k, _ []byte) (bool, error) {
+			key, err := meta.DecodeKey(k)
+			keys[[3]uint64{key.Ino, key.Index, key.Patch}] = true
+			return true, err
+		}); err != nil {
+			return err
+		}
+		return meta.ScanPrefix(r, meta.VolumePrefix(meta.TableBlock, vol), func(k, v []byte) (bool, error) {
+			key, err := meta.DecodeKey(k)
+			if err != nil {
+				return false, err
+			}
+			rec, err := data.DecodeRecord(v)
+			if err != nil {
+				return false, err
+			}
+			for _, p := range rec.Patches {
+				require.True(t, rec.Apart, "new patches are kept apart")
+				listed[[3]uint64{key.Ino, key.Index, p.ID}] = true
+			}
+			return true, nil
+		})
+	}))
+	return keys, listed
+}
+
+// TestPatchesApartFollowRecords: the patch keys of a file are exactly those
+// its block records list, through patches that replace patches, block
+// rewrites, truncation and unlink; fsck finds a stray or missing patch, and
+// repairs the stray one.
+func TestPatchesApartFollowRecords(t *testing.T) {
+	both(t, func(t *testing.T, e *env, f *fs.FileSystem) {
+		a := create(t, f, root, fs.RootIno, "db", 0o644)
+		bs := data.DefaultBlockSize
+		model := make([]byte, 3*bs)
+		_, _ = rand.Read(model)
+		_, err := f.Write(ctx, root, a.Ino, 0, model)
+		require.NoError(t, err)
+		rnd := newRand(3)
+		for i := range 300 {
+			p := make([]byte, 1+rnd.Intn(8192))
+			_, _ = rand.Read(p)
+			off := rnd.Intn(len(model) - len(p))
+			_, err := f.Write(ctx, root, a.Ino, uint64(off), p)
+			require.NoError(t, err)
+			copy(model[off:], p)
+			if i%60 == 59 {
+				keys, listed := patchKeys(t, e.meta, f.Vol())
+				require.NotEmpty(t, keys)
+				require.Equal(t, listed, keys)
+			}
+		}
+		require.True(t, bytes.Equal(model, readAll(t, f, root, a.Ino)))
+		requireClean(t, e)
+
+		// fsck: a stray patch key, and a listed one deleted.
+		keys, _ := patchKeys(t, e.meta, f.Vol())
+		var gone [3]uint64
+		for k := range keys {
+			gone = k
+			break
+		}
+		require.NoError(t, e.meta.Update(ctx, func(tx meta.Txn) error {
+			if err := tx.Set(meta.PatchKey(f.Vol(), a.Ino, 1, 12345), []byte("stray")); err != nil {
+				return err
+			}
+			return tx.Delete(meta.PatchKey(f.Vol(), gone[0], gone[1], gone[2]))
+		}))
+		rep, err := e.svc.Check(ctx, fs.CheckOptions{})
+		require.NoError(t, err)
+		kinds := map[string]int{}
+		for _, p := range rep.Problems {
+			kinds[p.Kind]++
+		}
+		require.Equal(t, map[string]int{"stray-patch": 1, "missing-patch": 1, "unreadable-block": 1}, kinds, "%v", rep.Problems)
+		rep, err = e.svc.Check(ctx, fs.CheckOptions{Repair: true})
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Repaired)
+		keys, listed := patchKeys(t, e.meta, f.Vol())
+		require.Len(t, keys, len(listed)-1, "the stray key is gone, the missing one still missing")
+
+		// Put back the block whole: its record no longer lists patches.
+		_, err = f.Write(ctx, root, a.Ino, uint64(gone[1])*uint64(bs), model[gone[1]*uint64(bs):(gone[1]+1)*uint64(bs)])
+		require.NoError(t, err)
+		requireClean(t, e)
+
+		// Truncation into the first block, then unlink: no patch is left.
+		size := uint64(1000)
+		_, err = f.SetAttr(ctx, root, a.Ino, fs.SetAttrs{Size: &size})
+		require.NoError(t, err)
+		keys, listed = patchKeys(t, e.meta, f.Vol())
+		require.Equal(t, listed, keys)
+		require.True(t, bytes.Equal(model[:size], readAll(t, f, root, a.Ino)))
+		requireClean(t, e)
+		_, err = f.Write(ctx, root, a.Ino, 0, model[:2*bs])
+		require.NoError(t, err)
+		for range 20 {
+			off := rnd.Intn(2*bs - 100)
+			_, err := f.Write(ctx, root, a.Ino, uint64(off), model[off:off+100])
+			require.NoError(t, err)
+		}
+		keys, _ = patchKeys(t, e.meta, f.Vol())
+		require.NotEmpty(t, keys)
+		require.NoError(t, f.Remove(ctx, root, fs.RootIno, "db"))
+		require.NoError(t, e.svc.Collect(ctx, true))
+		keys, listed = patchKeys(t, e.meta, f.Vol())
+		require.Empty(t, keys)
+		require.Empty(t, listed)
+		requireClean(t, e)
+	})
 }

@@ -116,6 +116,7 @@ func New(m meta.Store, d *data.Store, keys Keys, opts Options) *Service {
 	s := &Service{meta: m, data: d, keys: keys, clock: opts.Clock, log: opts.Logger, opts: opts,
 		kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.mu.vols = map[string]*FileSystem{}
+	d.SetPatchSource(s.loadPatches)
 	s.initWriteBack()
 	if !opts.NoBackground {
 		s.wg.Add(2)

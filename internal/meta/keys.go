@@ -7,10 +7,12 @@ import (
 
 // FormatVersion is the version of the key schema below. It is stored under
 // KeyFormat when a store is initialised; a store written by a newer version is
-// refused, an older one is upgraded (there is only version 1 so far).
-const FormatVersion uint32 = 1
+// refused, an older one is upgraded. Version 2 added table 'P' (patches kept
+// apart from their block records, which version 1 builds cannot read); a
+// version 1 store is a valid version 2 store.
+const FormatVersion uint32 = 2
 
-// Key schema, version 1. Every key starts with a one-byte table tag. Numbers
+// Key schema, version 2. Every key starts with a one-byte table tag. Numbers
 // are big-endian so that keys sort numerically. "vol" is the internal 64-bit
 // number of a file system (its public "fs-…" ID maps to it through
 // TableVolumeByID), so that per-file-system keys stay short.
@@ -25,6 +27,7 @@ const FormatVersion uint32 = 1
 //	'D' vol dir nameKey          directory entry by name
 //	'C' vol dir cookie           directory entry by readdir cookie
 //	'B' vol ino block            data block record
+//	'P' vol ino block id         stored bytes of a patch of a block record
 //	'X' vol ino nameKey          extended data (sealed)
 //	'O' vol ino                  orphan: inode with no links whose storage is being reclaimed
 //	'G' seq                      garbage: blob key to delete after commit
@@ -39,6 +42,7 @@ const (
 	TableDirent      byte = 'D'
 	TableDirCookie   byte = 'C'
 	TableBlock       byte = 'B'
+	TablePatch       byte = 'P'
 	TableXattr       byte = 'X'
 	TableOrphan      byte = 'O'
 	TableGarbage     byte = 'G'
@@ -117,6 +121,18 @@ func BlockPrefix(vol, ino uint64) []byte {
 	return binary.BigEndian.AppendUint64(volKey(TableBlock, vol, 8), ino)
 }
 
+// PatchKey is the key of the stored bytes of patch id of block index of
+// inode ino (see data.Record.Apart).
+func PatchKey(vol, ino, index, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(PatchPrefix(vol, ino, index), id)
+}
+
+// PatchPrefix is the prefix of every patch of block index of inode ino.
+func PatchPrefix(vol, ino, index uint64) []byte {
+	k := binary.BigEndian.AppendUint64(volKey(TablePatch, vol, 24), ino)
+	return binary.BigEndian.AppendUint64(k, index)
+}
+
 // XattrKey is the key of extended datum nameKey of inode ino.
 func XattrKey(vol, ino uint64, nameKey []byte) []byte {
 	k := binary.BigEndian.AppendUint64(volKey(TableXattr, vol, 8+len(nameKey)), ino)
@@ -141,6 +157,7 @@ type Key struct {
 	Vol     uint64
 	Ino     uint64 // inode, or directory for dirents and cookies
 	Index   uint64 // block index, cookie, or garbage sequence
+	Patch   uint64 // patch ID
 	NameKey []byte // dirent and xattr name key
 }
 
@@ -181,6 +198,15 @@ func DecodeKey(k []byte) (Key, error) {
 		if key.Vol, ok = u64(); ok {
 			if key.Ino, ok = u64(); ok {
 				key.Index, ok = u64()
+			}
+		}
+		ok = ok && len(rest) == 0
+	case TablePatch:
+		if key.Vol, ok = u64(); ok {
+			if key.Ino, ok = u64(); ok {
+				if key.Index, ok = u64(); ok {
+					key.Patch, ok = u64()
+				}
 			}
 		}
 		ok = ok && len(rest) == 0

@@ -36,6 +36,8 @@ func encode(k Key) (b []byte, ok bool) {
 		return DirCookieKey(k.Vol, k.Ino, k.Index), true
 	case TableBlock:
 		return BlockKey(k.Vol, k.Ino, k.Index), true
+	case TablePatch:
+		return PatchKey(k.Vol, k.Ino, k.Index, k.Patch), true
 	case TableXattr:
 		return XattrKey(k.Vol, k.Ino, k.NameKey), true
 	case TableGarbage:
@@ -67,6 +69,7 @@ func TestKeysRoundTrip(t *testing.T) {
 		{"dirent NAME_MAX", DirentKey(1, 2, name255), Key{Table: TableDirent, Vol: 1, Ino: 2, NameKey: name255}},
 		{"dir cookie", DirCookieKey(1, 2, 3), Key{Table: TableDirCookie, Vol: 1, Ino: 2, Index: 3}},
 		{"block", BlockKey(5, 6, big), Key{Table: TableBlock, Vol: 5, Ino: 6, Index: big}},
+		{"patch", PatchKey(5, 6, 7, big), Key{Table: TablePatch, Vol: 5, Ino: 6, Index: 7, Patch: big}},
 		{"xattr", XattrKey(1, 2, []byte("user.a")), Key{Table: TableXattr, Vol: 1, Ino: 2, NameKey: []byte("user.a")}},
 		{"garbage", GarbageKey(9), Key{Table: TableGarbage, Index: 9}},
 	}
@@ -154,6 +157,7 @@ func TestKeyOrder(t *testing.T) {
 			{"inode blocks", BlockPrefix(5, 6), [][]byte{BlockKey(5, 6, 0), BlockKey(5, 6, math.MaxUint64)}},
 			{"directory entries", DirentPrefix(5, 6), [][]byte{DirentKey(5, 6, []byte{0}), DirentKey(5, 6, bytes.Repeat([]byte{0xff}, 255))}},
 			{"directory cookies", DirCookiePrefix(5, 6), [][]byte{DirCookieKey(5, 6, 0), DirCookieKey(5, 6, math.MaxUint64)}},
+			{"block patches", PatchPrefix(5, 6, 7), [][]byte{PatchKey(5, 6, 7, 0), PatchKey(5, 6, 7, math.MaxUint64)}},
 			{"inode xattrs", XattrPrefix(5, 6), [][]byte{XattrKey(5, 6, []byte{0}), XattrKey(5, 6, []byte{0xff, 0xff})}},
 		}
 		// Keys of the neighbours: the next or previous volume, inode or
@@ -163,6 +167,7 @@ func TestKeyOrder(t *testing.T) {
 			BlockKey(4, 6, 0), BlockKey(6, 6, 0), DirentKey(5, 5, []byte{0xff}), DirentKey(5, 7, []byte{0}),
 			DirCookieKey(5, 7, 0), DirCookieKey(5, 5, math.MaxUint64), XattrKey(5, 7, []byte{0}),
 			XattrKey(5, 5, []byte{0xff}), OrphanKey(5, 6), AllocatorKey(5), UsageKey(5), GarbageKey(5), KeyFormat,
+			PatchKey(5, 6, 6, math.MaxUint64), PatchKey(5, 6, 8, 0), PatchKey(5, 5, 7, 0), PatchKey(5, 7, 7, 0),
 		}
 		for _, g := range groups {
 			end := PrefixEnd(g.prefix)

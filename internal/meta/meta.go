@@ -105,8 +105,9 @@ func ScanPrefix(r Reader, prefix []byte, fn func(key, value []byte) (bool, error
 // empty store it records FormatVersion under KeyFormat (a uint32, big-endian).
 // In an existing store it returns an error wrapping ErrUnsupportedFormat if
 // the recorded version is newer than FormatVersion, or if the version is
-// missing while other keys exist (not a shelf store, or a damaged one). Older
-// versions would be upgraded here; there are none yet.
+// missing while other keys exist (not a shelf store, or a damaged one). An
+// older version is upgraded: version 1 only lacks table 'P', so upgrading
+// records the current version.
 func CheckFormat(t Txn) error {
 	v, err := t.Get(KeyFormat)
 	switch {
@@ -132,6 +133,8 @@ func CheckFormat(t Txn) error {
 		return fmt.Errorf("%w: format version 0", ErrUnsupportedFormat)
 	case version > FormatVersion:
 		return fmt.Errorf("%w: format version %d is newer than this build's %d", ErrUnsupportedFormat, version, FormatVersion)
+	case version < FormatVersion:
+		return t.Set(KeyFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))
 	}
 	return nil
 }

@@ -58,6 +58,8 @@ func TestCheckFormat(t *testing.T) {
 		{"empty store is initialised", mapTxn{}, nil, mapTxn{string(KeyFormat): version(FormatVersion)}},
 		{"current version", mapTxn{string(KeyFormat): version(FormatVersion), "Sx": nil}, nil,
 			mapTxn{string(KeyFormat): version(FormatVersion), "Sx": nil}},
+		{"version 1 is upgraded", mapTxn{string(KeyFormat): version(1), "Sx": nil}, nil,
+			mapTxn{string(KeyFormat): version(FormatVersion), "Sx": nil}},
 		{"newer version", mapTxn{string(KeyFormat): version(FormatVersion + 1)}, ErrUnsupportedFormat, nil},
 		{"version zero", mapTxn{string(KeyFormat): version(0)}, ErrUnsupportedFormat, nil},
 		{"malformed version", mapTxn{string(KeyFormat): {1, 2}}, ErrUnsupportedFormat, nil},
