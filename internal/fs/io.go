@@ -336,6 +336,11 @@ type newBlock struct {
 // from storage applies all its patches.
 func (f *FileSystem) patchBudget() int { return f.rec.BlockSize / 2 }
 
+// maxPatchWrite is the most a block's writes may bring at once to be a
+// patch: larger writes rewrite the block, which also keeps patches (stored
+// in the metadata store, and rewritten by its compactions) small.
+const maxPatchWrite = 16 << 10
+
 // patchBlock stores writes into block index as patches over its stored
 // object old (data.AddPatches), when they are small enough. It reports false
 // when the block must be rewritten whole instead.
@@ -347,7 +352,7 @@ func (f *FileSystem) patchBlock(key *kms.DataKey, ino, index uint64, old []byte,
 	for _, w := range writes {
 		n += len(w.Data)
 	}
-	if n > budget/2 {
+	if n > min(budget/2, maxPatchWrite) {
 		return newBlock{}, false, nil
 	}
 	rec, err := decodeBlock(old)
