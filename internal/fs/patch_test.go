@@ -98,7 +98,7 @@ func TestSmallWritesPatchBlocks(t *testing.T) {
 }
 
 // patchKeys returns the patch keys of volume vol and the patches its block
-// records list as kept apart.
+// records list as kept apart (records that hold their patches list none).
 func patchKeys(t *testing.T, m meta.Store, vol uint64) (keys, listed map[[3]uint64]bool) {
 	t.Helper()
 	keys, listed = map[[3]uint64]bool{}, map[[3]uint64]bool{}
@@ -120,8 +120,9 @@ func patchKeys(t *testing.T, m meta.Store, vol uint64) (keys, listed map[[3]uint
 				return false, err
 			}
 			for _, p := range rec.Patches {
-				require.True(t, rec.Apart, "new patches are kept apart")
-				listed[[3]uint64{key.Ino, key.Index, p.ID}] = true
+				if rec.Apart {
+					listed[[3]uint64{key.Ino, key.Index, p.ID}] = true
+				}
 			}
 			return true, nil
 		})
@@ -211,6 +212,61 @@ func TestPatchesApartFollowRecords(t *testing.T) {
 		keys, listed = patchKeys(t, e.meta, f.Vol())
 		require.Empty(t, keys)
 		require.Empty(t, listed)
+		requireClean(t, e)
+	})
+}
+
+// TestPatchesInRecordsStillRead: a block record that holds its patches'
+// bytes (record version 2, before patches were kept apart) reads as before,
+// and the next patch moves its patches apart.
+func TestPatchesInRecordsStillRead(t *testing.T) {
+	both(t, func(t *testing.T, e *env, f *fs.FileSystem) {
+		a := create(t, f, root, fs.RootIno, "old", 0o644)
+		model := make([]byte, data.DefaultBlockSize)
+		_, _ = rand.Read(model)
+		_, err := f.Write(ctx, root, a.Ino, 0, model)
+		require.NoError(t, err)
+		_, err = f.Write(ctx, root, a.Ino, 100, []byte("first patch"))
+		require.NoError(t, err)
+		copy(model[100:], "first patch")
+
+		// Rewrite the record as a version 2 one, its patch inside.
+		vol, bk := f.Vol(), meta.BlockKey(f.Vol(), a.Ino, 0)
+		require.NoError(t, e.meta.Update(ctx, func(tx meta.Txn) error {
+			v, err := tx.Get(bk)
+			if err != nil {
+				return err
+			}
+			rec, err := data.DecodeRecord(v)
+			if err != nil {
+				return err
+			}
+			require.True(t, rec.Apart)
+			require.Len(t, rec.Patches, 1)
+			pk := meta.PatchKey(vol, a.Ino, 0, rec.Patches[0].ID)
+			if rec.Patches[0].Stored, err = tx.Get(pk); err != nil {
+				return err
+			}
+			rec.Apart = false
+			if err := tx.Delete(pk); err != nil {
+				return err
+			}
+			return tx.Set(bk, rec.Encode())
+		}))
+		keys, listed := patchKeys(t, e.meta, vol)
+		require.Empty(t, keys)
+		require.Empty(t, listed)
+		_, f2 := e.restart(t, f.ID(), fs.Options{}) // nothing cached
+		require.True(t, bytes.Equal(model, readAll(t, f2, root, a.Ino)))
+		requireClean(t, e)
+
+		_, err = f2.Write(ctx, root, a.Ino, 5000, []byte("second patch"))
+		require.NoError(t, err)
+		copy(model[5000:], "second patch")
+		keys, listed = patchKeys(t, e.meta, vol)
+		require.Len(t, keys, 2, "both patches are now apart")
+		require.Equal(t, listed, keys)
+		require.True(t, bytes.Equal(model, readAll(t, f2, root, a.Ino)))
 		requireClean(t, e)
 	})
 }
