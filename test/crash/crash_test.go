@@ -1,8 +1,9 @@
 // Package crash kills shelf in the middle of a mixed workload, again and
 // again, and checks after every restart that the store is consistent (fsck
 // finds nothing but reclaimable objects) and that every acknowledged
-// operation survived: stable writes, unstable writes once committed, and
-// namespace operations (uncommitted unstable writes may be lost).
+// operation survived: stable writes, unstable writes once committed, small
+// writes into stored blocks (patches), and namespace operations (uncommitted
+// unstable writes may be lost).
 package crash
 
 import (
@@ -45,6 +46,62 @@ func content(seq uint64) []byte {
 		b[i] = byte(r.Uint32())
 	}
 	return b
+}
+
+// dbSize is the size of each worker's "db" file, which small writes patch in
+// place.
+const dbSize = 3*256<<10 + 1000
+
+// dbBase returns the first contents of worker w's "db" file.
+func dbBase(w int) []byte { return bytesOf(uint64(w)+1<<40, dbSize) }
+
+// bytesOf returns n deterministic bytes for version v.
+func bytesOf(v uint64, n int) []byte {
+	r := mrand.New(mrand.NewPCG(v, 7))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// poke parses a "poke off n v" or "upoke off n v" operation: the bytes it
+// writes into "db" at off.
+func poke(op string) (off int, p []byte, ok bool) {
+	f := strings.Fields(op)
+	if len(f) != 4 || (f[0] != "poke" && f[0] != "upoke") {
+		return 0, nil, false
+	}
+	off, _ = strconv.Atoi(f[1])
+	n, _ := strconv.Atoi(f[2])
+	v, _ := strconv.ParseUint(f[3], 10, 64)
+	return off, bytesOf(v, n), true
+}
+
+// ensureDB makes worker w's "db" file (written whole under a temporary name,
+// then renamed) if it is missing, and returns its inode.
+func ensureDB(ctx context.Context, f *fs.FileSystem, w int, dir uint64, say func(string, ...any)) (uint64, error) {
+	a, err := f.Lookup(ctx, &fs.Root, dir, "db")
+	if err == nil || !fs.IsCode(err, fs.NotExist) {
+		return a.Ino, err
+	}
+	say("B %d dbinit", w)
+	t, _, err := f.Create(ctx, &fs.Root, dir, "dbtmp", 0o644, fs.Unchecked, [8]byte{})
+	if err != nil {
+		return 0, err
+	}
+	zero := uint64(0)
+	if _, err := f.SetAttr(ctx, &fs.Root, t.Ino, fs.SetAttrs{Size: &zero}); err != nil {
+		return 0, err
+	}
+	if _, err := f.Write(ctx, &fs.Root, t.Ino, 0, dbBase(w)); err != nil {
+		return 0, err
+	}
+	if err := f.Rename(ctx, &fs.Root, dir, "dbtmp", dir, "db"); err != nil {
+		return 0, err
+	}
+	say("A %d dbinit", w)
+	return t.Ino, nil
 }
 
 func TestMain(m *testing.M) {
@@ -113,12 +170,17 @@ func child(dir string, seq uint64) {
 				fmt.Fprintln(os.Stderr, "worker dir:", err)
 				os.Exit(3)
 			}
+			db, err := ensureDB(ctx, f, w, wdir.Ino, say)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "db:", err)
+				os.Exit(3)
+			}
 			for i := uint64(0); ; i++ {
 				v := seq*1_000_000 + uint64(w)*100_000 + i
 				name := fmt.Sprintf("f%d", r.IntN(12))
 				var op string
 				var do func() error
-				switch r.IntN(7) {
+				switch r.IntN(9) {
 				case 0, 1: // write a whole new version under a temporary name, rename over
 					op = fmt.Sprintf("put %s %d", name, v)
 					do = func() error {
@@ -170,6 +232,25 @@ func child(dir string, seq uint64) {
 						b := content(v)
 						_, err = f.WriteUnstable(ctx, c, a.Ino, uint64(r.IntN(1<<20)), b)
 						return err
+					}
+				case 7, 8: // a small write into "db", stable or unstable then committed: a patch
+					off := r.IntN(dbSize - 1)
+					n := 1 + r.IntN(min(8192, dbSize-off))
+					kind := "poke"
+					if r.IntN(2) == 1 {
+						kind = "upoke"
+					}
+					op = fmt.Sprintf("%s %d %d %d", kind, off, n, v)
+					do = func() error {
+						_, p, _ := poke(op)
+						if kind == "poke" {
+							_, err := f.Write(ctx, c, db, uint64(off), p)
+							return err
+						}
+						if _, err := f.WriteUnstable(ctx, c, db, uint64(off), p); err != nil {
+							return err
+						}
+						return f.Commit(ctx, db)
 					}
 				case 2:
 					op = fmt.Sprintf("rm %s", name)
@@ -224,10 +305,13 @@ func (m *model) apply(w int, op string) {
 	}
 }
 
-// touched lists the names an operation may change.
+// touched lists the names an operation may change, but for "db" (see
+// verifyDB).
 func touched(op string) []string {
 	f := strings.Fields(op)
 	switch f[0] {
+	case "dbinit", "poke", "upoke":
+		return nil
 	case "put", "uput":
 		return []string{f[1], "tmp-" + f[1]}
 	case "scribble":
@@ -251,6 +335,7 @@ func TestKillNine(t *testing.T) {
 	for w := range m {
 		m[w] = map[string]uint64{}
 	}
+	var dbs [workers][]byte // each worker's "db" contents (nil: not made yet)
 	rnd := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for round := 1; round <= rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -265,7 +350,7 @@ func TestKillNine(t *testing.T) {
 		watchdog := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
 
 		inflight := make([]string, workers)
-		acked := 0
+		acked, pokes := 0, 0
 		lines := make(chan string)
 		go func() {
 			defer close(lines)
@@ -288,6 +373,12 @@ func TestKillNine(t *testing.T) {
 				inflight[w] = parts[2]
 			case "A":
 				m.apply(w, parts[2])
+				if parts[2] == "dbinit" {
+					dbs[w] = dbBase(w)
+				} else if off, p, ok := poke(parts[2]); ok {
+					copy(dbs[w][off:], p)
+					pokes++
+				}
 				inflight[w] = ""
 				acked++
 			case "E":
@@ -325,6 +416,7 @@ func TestKillNine(t *testing.T) {
 		require.NoError(t, err)
 		for w := 0; w < workers; w++ {
 			verifyWorker(t, f, w, m[w], inflight[w], round)
+			verifyDB(t, f, w, &dbs[w], inflight[w], round)
 		}
 		// Ambiguous in-flight operations: adopt what the store holds.
 		for w := 0; w < workers; w++ {
@@ -335,7 +427,7 @@ func TestKillNine(t *testing.T) {
 		rep, err = svc.Check(context.Background(), fs.CheckOptions{Repair: true})
 		require.NoError(t, err)
 		require.Zero(t, rep.Serious())
-		t.Logf("round %d: %d acknowledged operations, %d objects, %d leaked objects reclaimed", round, acked, rep.Objects, rep.Repaired)
+		t.Logf("round %d: %d acknowledged operations (%d small writes into db), %d objects, %d leaked objects reclaimed", round, acked, pokes, rep.Objects, rep.Repaired)
 		require.NoError(t, srv.Close())
 	}
 }
@@ -356,7 +448,7 @@ func verifyWorker(t *testing.T, f *fs.FileSystem, w int, want map[string]uint64,
 	have := map[string]uint64{}
 	for _, e := range ents {
 		have[e.Name] = e.Ino
-		if skip[e.Name] || strings.HasPrefix(e.Name, "tmp-") || e.Name == "scratch" {
+		if skip[e.Name] || strings.HasPrefix(e.Name, "tmp-") || e.Name == "scratch" || e.Name == "db" || e.Name == "dbtmp" {
 			continue
 		}
 		v, ok := want[e.Name]
@@ -371,6 +463,35 @@ func verifyWorker(t *testing.T, f *fs.FileSystem, w int, want map[string]uint64,
 			require.True(t, ok, "round %d worker %d: acknowledged %q is missing", round, w, name)
 		}
 	}
+}
+
+// verifyDB checks worker w's "db" file against the model db, adopting what
+// an ambiguous in-flight operation on it left.
+func verifyDB(t *testing.T, f *fs.FileSystem, w int, db *[]byte, inflight string, round int) {
+	ctx := context.Background()
+	d, err := f.Lookup(ctx, &fs.Root, fs.RootIno, fmt.Sprintf("w%d", w))
+	require.NoError(t, err)
+	a, err := f.Lookup(ctx, &fs.Root, d.Ino, "db")
+	if fs.IsCode(err, fs.NotExist) {
+		require.Nil(t, *db, "round %d worker %d: acknowledged db is missing", round, w)
+		return
+	}
+	require.NoError(t, err)
+	buf, _, err := f.Read(ctx, &fs.Root, a.Ino, 0, 2*dbSize)
+	require.NoError(t, err)
+	if *db == nil {
+		require.Equal(t, "dbinit", inflight, "round %d worker %d: db exists, never acknowledged", round, w)
+		*db = dbBase(w)
+	}
+	if bytes.Equal(*db, buf) {
+		return
+	}
+	off, p, ok := poke(inflight)
+	require.True(t, ok, "round %d worker %d: db differs from the acknowledged writes", round, w)
+	want := append([]byte(nil), *db...)
+	copy(want[off:], p)
+	require.True(t, bytes.Equal(want, buf), "round %d worker %d: db holds neither the old nor the new bytes of %q", round, w, inflight)
+	*db = want
 }
 
 // adopt sets the model of an ambiguous operation's names to what is stored.
