@@ -140,6 +140,7 @@ type checkVolume struct {
 	orphans     map[uint64]bool
 	blockList   []checkBlock
 	patches     map[[3]uint64]bool // patch keys: inode, block, patch ID
+	listed      map[[3]uint64]bool // patches the block records list as apart
 	dents       []dentRecord
 	cookieRecs  map[[2]uint64][]byte
 	xattrOwners []uint64
@@ -210,7 +211,7 @@ func (c *checker) scan(ctx context.Context, r meta.Reader) error {
 		cv := &checkVolume{rec: rec, f: c.svc.newFileSystem(rec), inodes: map[uint64]*inode{}, refs: map[uint64]int{},
 			subdirs: map[uint64]uint32{}, parents: map[uint64]uint64{}, entries: map[uint64]uint64{},
 			cookies: map[uint64][]uint64{}, blocks: map[uint64]uint64{}, orphans: map[uint64]bool{},
-			cookieRecs: map[[2]uint64][]byte{}, patches: map[[3]uint64]bool{}}
+			cookieRecs: map[[2]uint64][]byte{}, patches: map[[3]uint64]bool{}, listed: map[[3]uint64]bool{}}
 		c.vols[rec.Vol] = cv
 		c.rep.FileSystems++
 		return true, nil
@@ -352,6 +353,11 @@ func (c *checker) record(k, v []byte) {
 		if rec.BlobKey != "" {
 			c.referenced[rec.BlobKey]++
 		}
+		if rec.Apart {
+			for _, p := range rec.Patches {
+				cv.listed[[3]uint64{key.Ino, key.Index, p.ID}] = true
+			}
+		}
 		cv.blockList = append(cv.blockList, checkBlock{ino: key.Ino, index: key.Index, stored: append([]byte(nil), v...)})
 	case meta.TablePatch:
 		cv.patches[[3]uint64{key.Ino, key.Index, key.Patch}] = true
@@ -468,7 +474,7 @@ func (c *checker) checkVolume(cv *checkVolume) {
 		switch {
 		case n == nil:
 			c.add(Problem{Kind: "leaked-block", FileSystem: fsID, Ino: b.ino, Detail: fmt.Sprintf("block %d of a missing inode", b.index),
-				Repairable: true, repair: c.freeBlockRepair(vol, b)})
+				Repairable: true, repair: c.freeBlockRepair(cv, b)})
 		case n.Type != TypeRegular:
 			c.add(Problem{Kind: "block-of-non-file", FileSystem: fsID, Ino: b.ino})
 		case b.index*bs+blockLength(b.stored) > n.Size && !(n.Nlink == 0 && cv.orphans[b.ino]):
@@ -477,22 +483,13 @@ func (c *checker) checkVolume(cv *checkVolume) {
 	}
 	// Patches kept apart: each listed by its block's record is there, and
 	// each there is listed.
-	listed := map[[3]uint64]bool{}
-	for _, b := range cv.blockList {
-		r, err := data.DecodeRecord(b.stored)
-		if err != nil || !r.Apart {
-			continue
-		}
-		for _, p := range r.Patches {
-			k := [3]uint64{b.ino, b.index, p.ID}
-			listed[k] = true
-			if !cv.patches[k] {
-				c.add(Problem{Kind: "missing-patch", FileSystem: fsID, Ino: b.ino, Detail: fmt.Sprintf("block %d, patch %016x", b.index, p.ID)})
-			}
+	for k := range cv.listed {
+		if !cv.patches[k] {
+			c.add(Problem{Kind: "missing-patch", FileSystem: fsID, Ino: k[0], Detail: fmt.Sprintf("block %d, patch %016x", k[1], k[2])})
 		}
 	}
 	for k := range cv.patches {
-		if !listed[k] {
+		if !cv.listed[k] {
 			c.add(Problem{Kind: "stray-patch", FileSystem: fsID, Ino: k[0], Detail: fmt.Sprintf("block %d, patch %016x", k[1], k[2]),
 				Repairable: true, repair: c.deleteKeys(meta.PatchKey(vol, k[0], k[1], k[2]))})
 		}
@@ -551,24 +548,21 @@ func (c *checker) leakedInode(cv *checkVolume, n *inode) {
 		}})
 }
 
-func (c *checker) freeBlockRepair(vol uint64, b checkBlock) func(context.Context) error {
+func (c *checker) freeBlockRepair(cv *checkVolume, b checkBlock) func(context.Context) error {
 	return c.update(func(tx meta.Txn) error {
-		if err := tx.Delete(meta.BlockKey(vol, b.ino, b.index)); err != nil {
+		if err := tx.Delete(meta.BlockKey(cv.rec.Vol, b.ino, b.index)); err != nil {
 			return err
 		}
 		r, err := data.DecodeRecord(b.stored)
 		if err != nil {
 			return nil
 		}
-		for _, p := range r.Patches {
-			if r.Apart {
-				if err := tx.Delete(meta.PatchKey(vol, b.ino, b.index, p.ID)); err != nil {
-					return err
-				}
-			}
+		t := &txn{Txn: tx, f: cv.f, now: c.svc.clock.Now()}
+		if err := t.storePatches(b.ino, b.index, &r, nil); err != nil {
+			return err
 		}
 		if r.BlobKey != "" {
-			return (&txn{Txn: tx, now: c.svc.clock.Now()}).addGarbage(r.BlobKey)
+			return t.addGarbage(r.BlobKey)
 		}
 		return nil
 	})

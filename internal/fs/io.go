@@ -485,18 +485,18 @@ func (t *txn) putBlocks(ino uint64, blocks []newBlock) (int64, error) {
 			return 0, err
 		}
 		grown += int64(b.rec.Length)
-		if b.old == nil {
-			if err := t.storePatches(ino, b.index, nil, &b.rec); err != nil {
-				return 0, err
-			}
-		} else {
-			old, err := decodeBlock(b.old)
+		var old *data.Record
+		if b.old != nil {
+			rec, err := decodeBlock(b.old)
 			if err != nil {
 				return 0, err
 			}
-			if err := t.storePatches(ino, b.index, &old, &b.rec); err != nil {
-				return 0, err
-			}
+			old = &rec
+		}
+		if err := t.storePatches(ino, b.index, old, &b.rec); err != nil {
+			return 0, err
+		}
+		if old != nil {
 			grown -= int64(old.Length)
 			if old.BlobKey != "" && !b.patched {
 				if err := t.addGarbage(old.BlobKey); err != nil {

@@ -432,7 +432,7 @@ func (p *Program) compound(ctx context.Context, body []byte) (out reply, ok bool
 			c.run(ops, res)
 			out = encodeReply(res)
 		} else {
-			out = c.run41(ops, res, len(body))
+			out = c.run41(ops, res)
 		}
 		if p.log.Enabled(ctx, slog.LevelDebug) {
 			p.logCompound(ctx, c, ops, res)
@@ -538,8 +538,7 @@ func (w *replyWriter) done() reply {
 // Read4resok. It encodes as the NfsResop4_OP_READ it embeds would with the
 // parts' bytes as data.
 type readResult struct {
-	*nfsv4.NfsResop4_OP_READ // NFS4_OK, without the data
-	eof                      bool
+	*nfsv4.NfsResop4_OP_READ // NFS4_OK with eof, without the data
 	parts                    [][]byte
 	n                        int // bytes in parts
 }
@@ -547,9 +546,11 @@ type readResult struct {
 func newReadResult(eof bool, parts [][]byte, n int) *readResult {
 	return &readResult{
 		NfsResop4_OP_READ: &nfsv4.NfsResop4_OP_READ{Opread: &nfsv4.Read4res_NFS4_OK{Resok4: nfsv4.Read4resok{Eof: eof}}},
-		eof:               eof, parts: parts, n: n,
+		parts:             parts, n: n,
 	}
 }
+
+func (r *readResult) eof() bool { return r.Opread.(*nfsv4.Read4res_NFS4_OK).Resok4.Eof }
 
 // WriteTo encodes the result: nfs_resop4 (RFC 8881 §16.2.2) with READ4res,
 // whose data is opaque<>.
@@ -562,13 +563,13 @@ func (r *readResult) WriteTo(w io.Writer) (int64, error) {
 		for _, p := range r.parts {
 			data = append(data, p...)
 		}
-		flat := &nfsv4.NfsResop4_OP_READ{Opread: &nfsv4.Read4res_NFS4_OK{Resok4: nfsv4.Read4resok{Eof: r.eof, Data: data}}}
+		flat := &nfsv4.NfsResop4_OP_READ{Opread: &nfsv4.Read4res_NFS4_OK{Resok4: nfsv4.Read4resok{Eof: r.eof(), Data: data}}}
 		return flat.WriteTo(w)
 	}
 	var hdr [16]byte
 	binary.BigEndian.PutUint32(hdr[0:], uint32(nfsv4.OP_READ))
 	binary.BigEndian.PutUint32(hdr[4:], uint32(nfsv4.NFS4_OK))
-	if r.eof {
+	if r.eof() {
 		binary.BigEndian.PutUint32(hdr[8:], 1)
 	}
 	binary.BigEndian.PutUint32(hdr[12:], uint32(r.n))

@@ -9,7 +9,7 @@ import (
 
 // run41 executes an NFSv4.1 COMPOUND and returns the encoded reply. Only
 // a few operations may start a COMPOUND without SEQUENCE, and then alone.
-func (c *compound) run41(ops []decodedOp, res *nfsv4.Compound4res, reqBytes int) reply {
+func (c *compound) run41(ops []decodedOp, res *nfsv4.Compound4res) reply {
 	res.Status = nfsv4.NFS4_OK
 	if len(ops) == 0 {
 		return encodeReply(res)
@@ -24,7 +24,7 @@ func (c *compound) run41(ops []decodedOp, res *nfsv4.Compound4res, reqBytes int)
 	}
 	switch a := first.arg.(type) {
 	case *nfsv4.NfsArgop4_OP_SEQUENCE:
-		return c.sequence(&a.Opsequence, ops, res, reqBytes)
+		return c.sequence(&a.Opsequence, ops, res)
 	case *nfsv4.NfsArgop4_OP_EXCHANGE_ID, *nfsv4.NfsArgop4_OP_CREATE_SESSION, *nfsv4.NfsArgop4_OP_DESTROY_SESSION,
 		*nfsv4.NfsArgop4_OP_DESTROY_CLIENTID, *nfsv4.NfsArgop4_OP_BIND_CONN_TO_SESSION:
 		if len(ops) > 1 {
@@ -41,7 +41,7 @@ func (c *compound) run41(ops []decodedOp, res *nfsv4.Compound4res, reqBytes int)
 // sequence runs a COMPOUND that starts with SEQUENCE: it checks the slot,
 // answers a retry from the reply cache (exactly-once semantics, RFC 8881
 // §2.10.6), and caches the new reply.
-func (c *compound) sequence(a *nfsv4.Sequence4args, ops []decodedOp, res *nfsv4.Compound4res, reqBytes int) reply {
+func (c *compound) sequence(a *nfsv4.Sequence4args, ops []decodedOp, res *nfsv4.Compound4res) reply {
 	p := c.p
 	fail := func(st nfsv4.Nfsstat4) reply {
 		res.Status, res.Resarray = st, []nfsv4.NfsResop4{errorResult(nfsv4.OP_SEQUENCE, st)}
@@ -61,7 +61,7 @@ func (c *compound) sequence(a *nfsv4.Sequence4args, ops []decodedOp, res *nfsv4.
 		p.unlock()
 		return fail(nfsv4.NFS4ERR_TOO_MANY_OPS)
 	}
-	if uint32(reqBytes) > sess.fore.CaMaxrequestsize {
+	if uint32(c.reqBytes) > sess.fore.CaMaxrequestsize {
 		p.unlock()
 		return fail(nfsv4.NFS4ERR_REQ_TOO_BIG)
 	}
