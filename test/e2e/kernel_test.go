@@ -27,6 +27,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -122,6 +123,56 @@ func TestKernelNFS(t *testing.T) {
 				kernelRun(t, d, run, addr, vers, in, filepath.Join(work, dir, "verify"), w, "verify", dir)
 			})
 		})
+	}
+	var crashed chan error // the restart of the two-client run
+	t.Run("two clients", func(t *testing.T) {
+		// Two VMs at once, each its own NFS client (the first two
+		// versions: 4.1 with 4.0 by default), in one directory; they take
+		// turns through marker files in their shared --out.
+		in, out := filepath.Join(work, "two", "in"), filepath.Join(work, "two", "out")
+		require.NoError(t, os.MkdirAll(in, 0o755))
+		marks := filepath.Join(out, "sync")
+		require.NoError(t, os.RemoveAll(marks))
+		require.NoError(t, os.MkdirAll(marks, 0o755))
+		copyFile(t, tool, filepath.Join(in, "guesttool"), 0o755)
+		restart := "0"
+		if d != nil {
+			// SIGKILL and start shelfd again when client a is ready for
+			// it (a lock held, writes not yet synced). Not a subtest:
+			// it must not take one of the parallel subtests' turns.
+			restart = "1"
+			crashed = make(chan error, 1)
+			go func() {
+				defer func() { _ = os.WriteFile(filepath.Join(marks, "host-ended"), nil, 0o644) }()
+				if !awaitFile(filepath.Join(marks, "a-crash-ready"), 20*time.Minute,
+					filepath.Join(marks, "a-ended"), filepath.Join(marks, "b-ended")) {
+					crashed <- errors.New("client a never got ready for the restart")
+					return
+				}
+				if err := d.crash(); err != nil {
+					crashed <- err
+					return
+				}
+				crashed <- os.WriteFile(filepath.Join(marks, "host-restarted"), nil, 0o644)
+			}()
+		}
+		for i, id := range []string{"a", "b"} {
+			vers := versions[min(i, len(versions)-1)]
+			t.Run(id, func(t *testing.T) {
+				t.Parallel()
+				// The other client stops waiting for this one once it
+				// has ended, however it ended.
+				defer func() { _ = os.WriteFile(filepath.Join(marks, id+"-ended"), nil, 0o644) }()
+				guestRun(t, d, run, addr, guest{vers: vers, in: in, out: out, script: "two-clients.sh", phase: "two",
+					name: "client-" + id + "-" + vers, opts: []string{
+						"--env", "E2E_CLIENT=" + id, "--env", "E2E_DIR=two-clients", "--env", "E2E_RESTART=" + restart}})
+			})
+		}
+	})
+	if crashed != nil {
+		if err := <-crashed; err != nil {
+			t.Fatalf("two clients: restarting shelfd: %v", err)
+		}
 	}
 	if d == nil || len(written) == 0 || t.Failed() {
 		return
@@ -270,9 +321,18 @@ func newDaemon(t *testing.T, bin, work, cfg, addr string) *daemon {
 
 func (d *daemon) start(t *testing.T) {
 	t.Helper()
+	if err := d.launch(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// launch starts shelfd and waits until it accepts NFS connections.
+func (d *daemon) launch() error {
 	d.cmd = exec.Command(d.bin, "--config", filepath.Join(d.dir, "shelfd.yaml"))
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	require.NoError(t, d.cmd.Start())
+	if err := d.cmd.Start(); err != nil {
+		return err
+	}
 	d.exited = make(chan struct{})
 	go func() {
 		_ = d.cmd.Wait()
@@ -283,15 +343,15 @@ func (d *daemon) start(t *testing.T) {
 		c, err := net.DialTimeout("tcp", d.addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		select {
 		case <-d.exited:
-			t.Fatalf("shelfd exited at start-up (%v):\n%s", d.cmd.ProcessState, d.logTail(40))
+			return fmt.Errorf("shelfd exited at start-up (%v):\n%s", d.cmd.ProcessState, d.logTail(40))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("shelfd does not accept NFS connections on %s after 60s:\n%s", d.addr, d.logTail(40))
+			return fmt.Errorf("shelfd does not accept NFS connections on %s after 60s:\n%s", d.addr, d.logTail(40))
 		}
 	}
 }
@@ -317,6 +377,31 @@ func (d *daemon) stop(t *testing.T) {
 		<-d.exited
 		t.Errorf("shelfd did not stop within 30s of SIGTERM")
 	}
+}
+
+// crash ends shelfd with SIGKILL, as a crash would, and starts it again.
+func (d *daemon) crash() error {
+	if err := d.cmd.Process.Kill(); err != nil {
+		return err
+	}
+	<-d.exited
+	return d.launch()
+}
+
+// awaitFile waits until path exists, for at most timeout, and gives up
+// early once one of the files of stop exists.
+func awaitFile(path string, timeout time.Duration, stop ...string) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if fileExists(path) {
+			return true
+		}
+		for _, s := range stop {
+			if fileExists(s) {
+				return false
+			}
+		}
+	}
+	return false
 }
 
 func (d *daemon) restart(t *testing.T) {
@@ -391,6 +476,30 @@ func runHarness(t *testing.T, timeout time.Duration, run string, args []string, 
 // ran to the end with no failed check and the umount worked.
 func kernelRun(t *testing.T, d *daemon, run, addr, vers, in, out string, w workload, phase, dirs string) {
 	t.Helper()
+	guestRun(t, d, run, addr, guest{vers: vers, in: in, out: out, script: "kernel-workload.sh", phase: phase,
+		name: vers + " " + phase, opts: []string{"--with-fio",
+			"--env", "E2E_PHASE=" + phase, "--env", "E2E_DIR=" + dirs,
+			"--env", "E2E_NENTRIES=" + strconv.Itoa(w.nentries), "--env", "E2E_BIG_MIB=" + strconv.Itoa(w.bigMiB),
+			"--env", "E2E_FIO_SIZE=" + w.fioSize, "--env", "E2E_FSX_OPS=" + strconv.Itoa(w.fsxOps)}})
+}
+
+// guest is one VM's run of a script of testdata that reports with
+// checks.sh.
+type guest struct {
+	vers    string   // NFS version of the mount
+	in, out string   // the harness's --in and --out
+	script  string   // in testdata
+	phase   string   // the script's E2E-DONE phase
+	name    string   // tells its output apart: run-<name>.log in out, the prefix of -v lines
+	opts    []string // more harness options
+}
+
+// guestRun boots the VM and runs g in the mount of addr. It fails the
+// test, with the guest's output, unless the script ran to its E2E-DONE
+// line with no failed check and the umount worked.
+func guestRun(t *testing.T, d *daemon, run, addr string, g guest) {
+	t.Helper()
+	vers, in, out, phase := g.vers, g.in, g.out, g.phase
 	require.NoError(t, os.MkdirAll(out, 0o755))
 	timeout := 1200
 	if s := os.Getenv("SHELF_E2E_TIMEOUT"); s != "" {
@@ -398,24 +507,22 @@ func kernelRun(t *testing.T, d *daemon, run, addr, vers, in, out string, w workl
 		require.NoError(t, err, "SHELF_E2E_TIMEOUT")
 		timeout = n
 	}
-	script, err := filepath.Abs(filepath.Join("testdata", "kernel-workload.sh"))
+	scriptPath, err := filepath.Abs(filepath.Join("testdata", g.script))
 	require.NoError(t, err)
-	args := []string{"--server", addr, "--vers", vers, "--in", in, "--out", out,
-		"--timeout", strconv.Itoa(timeout), "--with-fio",
-		"--env", "E2E_PHASE=" + phase, "--env", "E2E_DIR=" + dirs,
-		"--env", "E2E_NENTRIES=" + strconv.Itoa(w.nentries), "--env", "E2E_BIG_MIB=" + strconv.Itoa(w.bigMiB),
-		"--env", "E2E_FIO_SIZE=" + w.fioSize, "--env", "E2E_FSX_OPS=" + strconv.Itoa(w.fsxOps),
-		script}
-	logf, err := os.Create(filepath.Join(out, "run.log"))
+	copyFile(t, filepath.Join(filepath.Dir(scriptPath), "checks.sh"), filepath.Join(in, "checks.sh"), 0o644)
+	args := append([]string{"--server", addr, "--vers", vers, "--in", in, "--out", out,
+		"--timeout", strconv.Itoa(timeout)}, g.opts...)
+	args = append(args, scriptPath)
+	logf, err := os.Create(filepath.Join(out, "run-"+strings.ReplaceAll(g.name, " ", "-")+".log"))
 	require.NoError(t, err)
 	defer logf.Close()
 	sinks := []io.Writer{logf}
 	if testing.Verbose() {
-		sinks = append(sinks, &linePrefixer{w: os.Stdout, prefix: "    [" + vers + " " + phase + "] "})
+		sinks = append(sinks, &linePrefixer{w: os.Stdout, prefix: "    [" + g.name + "] "})
 	}
 	start := time.Now()
 	text, code, runErr := runHarness(t, time.Duration(timeout+120)*time.Second, run, args, sinks...)
-	t.Logf("%s %s: %s exited %d after %s", run, phase, vers, code, time.Since(start).Round(time.Second))
+	t.Logf("%s %s: exited %d after %s", run, g.name, code, time.Since(start).Round(time.Second))
 
 	var checks, failed []string
 	done := false

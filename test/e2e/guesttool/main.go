@@ -5,11 +5,17 @@
 //
 //	guesttool runas UID GID[,GID...] CMD [ARG...]
 //	guesttool locktest FILE
+//	guesttool lockchild FILE set|wait|get r|w|u START LEN
+//	guesttool lockhold FILE READY WAIT TYPE:START:LEN...
 //	guesttool rename OLD NEW      (rename(2), unlike busybox mv)
 //	guesttool fsx FILE OPS SEED MAXSIZE
 //
 // locktest prints one line per check ("ok …" or "FAIL …") and exits 1 if
-// any check failed. fsx (fsx.go) checks random I/O against a model of the
+// any check failed. lockchild makes one fcntl call (exit 0: done, 1: a
+// conflicting lock, 2: error). lockhold takes the byte-range locks (r or w)
+// with F_SETLKW, creates READY, and holds them until WAIT exists (at most
+// 10 minutes): with READY and WAIT on a share of the host, two VMs run a
+// lock scenario between two NFS clients. fsx (fsx.go) checks random I/O against a model of the
 // file and exits 1 at the first mismatch.
 package main
 
@@ -49,13 +55,18 @@ func main() {
 		os.Exit(fsx(os.Args[2:]))
 	case "lockchild":
 		os.Exit(lockchild(os.Args[2:]))
+	case "lockhold":
+		if len(os.Args) < 6 {
+			usage()
+		}
+		os.Exit(lockhold(os.Args[2], os.Args[3], os.Args[4], os.Args[5:]))
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: guesttool runas UID GID[,GID...] CMD [ARG...] | locktest FILE | rename OLD NEW | fsx FILE OPS SEED MAXSIZE")
+	fmt.Fprintln(os.Stderr, "usage: guesttool runas UID GID[,GID...] CMD [ARG...] | locktest FILE | lockchild FILE OP TYPE START LEN | lockhold FILE READY WAIT TYPE:START:LEN... | rename OLD NEW | fsx FILE OPS SEED MAXSIZE")
 	os.Exit(2)
 }
 
@@ -140,6 +151,40 @@ func lockchild(args []string) int {
 		}
 	}
 	return childOK
+}
+
+// lockhold holds byte-range locks of path until the file wait exists.
+func lockhold(path, ready, wait string, ranges []string) int {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "guesttool:", err)
+		return childError
+	}
+	defer f.Close()
+	for _, r := range ranges {
+		parts := strings.Split(r, ":")
+		if len(parts) != 3 {
+			usage()
+		}
+		lk := syscall.Flock_t{Type: lockType(parts[0])}
+		lk.Start, _ = strconv.ParseInt(parts[1], 10, 64)
+		lk.Len, _ = strconv.ParseInt(parts[2], 10, 64)
+		if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLKW, &lk); err != nil {
+			fmt.Fprintln(os.Stderr, "guesttool: lock", r+":", err)
+			return childError
+		}
+	}
+	if err := os.WriteFile(ready, nil, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "guesttool:", err)
+		return childError
+	}
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(wait); err == nil {
+			return childOK
+		}
+	}
+	fmt.Fprintln(os.Stderr, "guesttool: lockhold: no", wait, "after 10 minutes")
+	return childError
 }
 
 func lockType(s string) int16 {

@@ -35,42 +35,12 @@ TOOL=/in/guesttool
 OUT=${KNFS_OUT_DIR:-/out}
 USER_UID=1000 USER_GID=1000 OTHER_UID=1001 OTHER_GID=1001
 
-fails=0
-ok() { echo "E2E-OK $*"; }
-bad() {
-	echo "E2E-FAIL $*"
-	fails=$((fails + 1))
-}
-# check NAME CMD...: CMD must succeed.
-check() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then ok "$name"; else bad "$name: $(echo "$out" | tail -n 3 | tr '\n' ' ')"; fi
-}
-# refuse NAME CMD...: CMD must fail.
-refuse() {
-	local name=$1
-	shift
-	if "$@" >/dev/null 2>&1; then bad "$name: succeeded, should have been refused"; else ok "$name"; fi
-}
-# eq NAME GOT WANT
-eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi
-}
+. /in/checks.sh
 # as UID GID[,GID...] CMD...: run CMD as that user.
 as() {
 	local uid=$1 gids=$2
 	shift 2
 	"$TOOL" runas "$uid" "$gids" "$@"
-}
-drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-}
-done_phase() {
-	echo "E2E-DONE $PHASE fails=$fails"
-	[ "$fails" = 0 ]
-	exit
 }
 
 # Paths whose metadata is recorded and checked after the remount.
