@@ -182,8 +182,8 @@ func (t *TCP) Call(ctx context.Context, proc uint32, args []byte) ([]byte, error
 		if st := acc.Areply.ReplyData.GetStat(); st != rpcv2.SUCCESS {
 			return nil, &AcceptError{Stat: st}
 		}
-		rest, _ := io.ReadAll(r)
-		return rest, nil
+		// The rest of the record is the result: no copy.
+		return reply[len(reply)-r.Len():], nil
 	}
 }
 
