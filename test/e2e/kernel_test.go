@@ -177,14 +177,39 @@ func TestKernelNFS(t *testing.T) {
 	if d == nil || len(written) == 0 || t.Failed() {
 		return
 	}
+	shelf := filepath.Join(work, "shelf")
+	goBuild(t, root, "./cmd/shelf", shelf)
 	t.Run("restart", func(t *testing.T) {
-		d.restart(t)
+		// Every tree written, the two clients' files, and a SIGKILL
+		// behind: the store must check clean before shelfd starts again.
+		d.stop(t)
+		fsckClean(t, shelf, work)
+		d.start(t)
 		vers := versions[0]
 		dir := "e2e-" + vers
 		in := filepath.Join(work, dir, "in")
 		kernelRun(t, d, run, addr, vers, in, filepath.Join(work, dir, "verify-restart"), w, "verify", dir)
 		kernelRun(t, d, run, addr, vers, in, filepath.Join(work, "remove"), w, "remove", strings.Join(written, " "))
 	})
+	t.Run("fsck after remove", func(t *testing.T) {
+		d.stop(t)
+		fsckClean(t, shelf, work)
+	})
+}
+
+// fsckClean runs shelf fsck --repair on the stopped shelfd's store, which
+// must find nothing it cannot repair (a crash may leave objects written and
+// never committed, for instance), then shelf fsck, which must find nothing.
+func fsckClean(t *testing.T, shelf, work string) {
+	t.Helper()
+	fsck := func(args ...string) string {
+		cmd := exec.Command(shelf, append([]string{"fsck", "--config", filepath.Join(work, "shelfd.yaml")}, args...)...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "shelf fsck %s:\n%s", strings.Join(args, " "), out)
+		return string(out)
+	}
+	t.Logf("shelf fsck --repair: %s", tail(fsck("--repair"), 20))
+	require.Contains(t, fsck(), ": 0 problems, 0 repaired")
 }
 
 // repoRoot is the module root (the test runs in test/e2e).
@@ -402,12 +427,6 @@ func awaitFile(path string, timeout time.Duration, stop ...string) bool {
 		}
 	}
 	return false
-}
-
-func (d *daemon) restart(t *testing.T) {
-	t.Helper()
-	d.stop(t)
-	d.start(t)
 }
 
 func (d *daemon) logLines(re string) []string {

@@ -71,7 +71,8 @@ await() {
 	local i
 	for i in $(seq 6000); do
 		[ -e "$SYNC/$OTHER-$1" ] && return 0
-		if [ -e "$SYNC/$OTHER-ended" ]; then
+		# NAME may have come just before the end: look again.
+		if [ -e "$SYNC/$OTHER-ended" ] && [ ! -e "$SYNC/$OTHER-$1" ]; then
 			bad "client $OTHER ended before $1"
 			done_phase
 		fi
@@ -86,7 +87,7 @@ await_host() {
 	local i
 	for i in $(seq 6000); do
 		[ -e "$SYNC/host-$1" ] && return 0
-		if [ -e "$SYNC/host-ended" ]; then
+		if [ -e "$SYNC/host-ended" ] && [ ! -e "$SYNC/host-$1" ]; then
 			bad "the test ended before $1"
 			done_phase
 		fi
