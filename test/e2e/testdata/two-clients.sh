@@ -63,37 +63,26 @@ flock_range() {
 }
 
 # signal NAME: this client reached NAME. await NAME: wait for the other
-# client's NAME (at most 10 minutes: software emulation is slow), unless
-# the other client has ended (the test creates OTHER-ended when its VM is
-# gone).
+# client's NAME; await_host NAME: wait for the test's (host-NAME). Both wait
+# at most 10 minutes (software emulation is slow) and give up once the
+# other side has ended (the test creates OTHER-ended when a VM is gone, and
+# host-ended when its part is done).
 signal() { : >"$SYNC/$ME-$1"; }
-await() {
+await() { wait_mark "$OTHER" "client $OTHER" "$1"; }
+await_host() { wait_mark host "the test" "$1"; }
+# wait_mark SIDE WHO NAME: wait for SIDE-NAME, unless SIDE-ended comes
+# first (NAME may come just before the end: look again).
+wait_mark() {
 	local i
 	for i in $(seq 6000); do
-		[ -e "$SYNC/$OTHER-$1" ] && return 0
-		# NAME may have come just before the end: look again.
-		if [ -e "$SYNC/$OTHER-ended" ] && [ ! -e "$SYNC/$OTHER-$1" ]; then
-			bad "client $OTHER ended before $1"
+		[ -e "$SYNC/$1-$3" ] && return 0
+		if [ -e "$SYNC/$1-ended" ] && [ ! -e "$SYNC/$1-$3" ]; then
+			bad "$2 ended before $3"
 			done_phase
 		fi
 		sleep 0.1
 	done
-	bad "client $OTHER never reached $1"
-	done_phase
-}
-
-# await_host NAME: wait for the test's NAME (host-NAME), unless it gave up.
-await_host() {
-	local i
-	for i in $(seq 6000); do
-		[ -e "$SYNC/host-$1" ] && return 0
-		if [ -e "$SYNC/host-ended" ] && [ ! -e "$SYNC/host-$1" ]; then
-			bad "the test ended before $1"
-			done_phase
-		fi
-		sleep 0.1
-	done
-	bad "the test never reached $1"
+	bad "$2 never reached $3"
 	done_phase
 }
 
