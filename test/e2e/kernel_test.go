@@ -105,8 +105,7 @@ func TestKernelNFS(t *testing.T) {
 		t.Run("nfs"+vers, func(t *testing.T) {
 			dir := "e2e-" + vers
 			in := filepath.Join(work, dir, "in")
-			require.NoError(t, os.MkdirAll(in, 0o755))
-			copyFile(t, tool, filepath.Join(in, "guesttool"), 0o755)
+			guestInputs(t, in, tool)
 
 			out := filepath.Join(work, dir, "write")
 			ok := t.Run("write", func(t *testing.T) {
@@ -130,11 +129,10 @@ func TestKernelNFS(t *testing.T) {
 		// versions: 4.1 with 4.0 by default), in one directory; they take
 		// turns through marker files in their shared --out.
 		in, out := filepath.Join(work, "two", "in"), filepath.Join(work, "two", "out")
-		require.NoError(t, os.MkdirAll(in, 0o755))
+		guestInputs(t, in, tool)
 		marks := filepath.Join(out, "sync")
 		require.NoError(t, os.RemoveAll(marks))
 		require.NoError(t, os.MkdirAll(marks, 0o755))
-		copyFile(t, tool, filepath.Join(in, "guesttool"), 0o755)
 		restart := "0"
 		if d != nil {
 			// SIGKILL and start shelfd again when client a is ready for
@@ -502,8 +500,18 @@ func kernelRun(t *testing.T, d *daemon, run, addr, vers, in, out string, w workl
 			"--env", "E2E_FIO_SIZE=" + w.fioSize, "--env", "E2E_FSX_OPS=" + strconv.Itoa(w.fsxOps)}})
 }
 
+// guestInputs fills in, the guests' --in directory, with guesttool (built
+// at tool) and testdata/checks.sh, which the scripts source. VMs that share
+// in are started only after it is filled.
+func guestInputs(t *testing.T, in, tool string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(in, 0o755))
+	copyFile(t, tool, filepath.Join(in, "guesttool"), 0o755)
+	copyFile(t, filepath.Join("testdata", "checks.sh"), filepath.Join(in, "checks.sh"), 0o644)
+}
+
 // guest is one VM's run of a script of testdata that reports with
-// checks.sh.
+// checks.sh (see guestInputs).
 type guest struct {
 	vers    string   // NFS version of the mount
 	in, out string   // the harness's --in and --out
@@ -518,8 +526,7 @@ type guest struct {
 // line with no failed check and the umount worked.
 func guestRun(t *testing.T, d *daemon, run, addr string, g guest) {
 	t.Helper()
-	vers, in, out, phase := g.vers, g.in, g.out, g.phase
-	require.NoError(t, os.MkdirAll(out, 0o755))
+	require.NoError(t, os.MkdirAll(g.out, 0o755))
 	timeout := 1200
 	if s := os.Getenv("SHELF_E2E_TIMEOUT"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -528,11 +535,10 @@ func guestRun(t *testing.T, d *daemon, run, addr string, g guest) {
 	}
 	scriptPath, err := filepath.Abs(filepath.Join("testdata", g.script))
 	require.NoError(t, err)
-	copyFile(t, filepath.Join(filepath.Dir(scriptPath), "checks.sh"), filepath.Join(in, "checks.sh"), 0o644)
-	args := append([]string{"--server", addr, "--vers", vers, "--in", in, "--out", out,
+	args := append([]string{"--server", addr, "--vers", g.vers, "--in", g.in, "--out", g.out,
 		"--timeout", strconv.Itoa(timeout)}, g.opts...)
 	args = append(args, scriptPath)
-	logf, err := os.Create(filepath.Join(out, "run-"+strings.ReplaceAll(g.name, " ", "-")+".log"))
+	logf, err := os.Create(filepath.Join(g.out, "run-"+strings.ReplaceAll(g.name, " ", "-")+".log"))
 	require.NoError(t, err)
 	defer logf.Close()
 	sinks := []io.Writer{logf}
@@ -552,7 +558,7 @@ func guestRun(t *testing.T, d *daemon, run, addr string, g guest) {
 			checks = append(checks, l)
 		case strings.HasPrefix(l, "E2E-FAIL "):
 			failed = append(failed, l)
-		case strings.HasPrefix(l, "E2E-DONE "+phase+" "):
+		case strings.HasPrefix(l, "E2E-DONE "+g.phase+" "):
 			done = true
 		}
 	}
@@ -569,10 +575,10 @@ func guestRun(t *testing.T, d *daemon, run, addr string, g guest) {
 		t.Fatalf("%s, harness exit %d (%v); output:\n%s\n%s", why, code, runErr, tail(text, 80), d.logTail(40))
 	case m[len(m)-1][1] != "0" || m[len(m)-1][2] != "ok" || !done || len(failed) > 0 || code != 0:
 		t.Fatalf("phase %s failed: guest rc=%s umount=%s, harness exit %d, completed=%v, %d checks passed, %d failed:\n%s\n--- output (last lines) ---\n%s\n%s",
-			phase, m[len(m)-1][1], m[len(m)-1][2], code, done, len(checks), len(failed),
+			g.phase, m[len(m)-1][1], m[len(m)-1][2], code, done, len(checks), len(failed),
 			strings.Join(failed, "\n"), tail(text, 60), d.logTail(40))
 	}
-	t.Logf("%s: %d checks passed", phase, len(checks))
+	t.Logf("%s: %d checks passed", g.phase, len(checks))
 }
 
 // linePrefixer writes whole lines to w, each with prefix.

@@ -199,10 +199,7 @@ if [ "$RESTART" = 1 ]; then
 		: >crash-lock
 		"$TOOL" lockhold crash-lock "$SYNC/a-crash-held" "$SYNC/b-crash-checked" w:0:1000 &
 		holder=$!
-		for _ in $(seq 6000); do
-			[ -e "$SYNC/a-crash-held" ] && break
-			sleep 0.1
-		done
+		wait_mark a "the lock holder" crash-held
 		dd if=/tmp/src of=wdata bs=1M count=2 conv=fsync 2>/dev/null
 		dd if=/tmp/src of=wdata bs=1M skip=2 seek=2 count=2 conv=notrunc 2>/dev/null
 		signal crash-ready
